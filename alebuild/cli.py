@@ -1,0 +1,221 @@
+"""``alebuild`` command line: parse options, call ``alebuild.api``, render.
+
+Exit codes: 0 ok, 1 build failure, 2 usage or configuration error, 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from alebuild.core.errors import UserError
+
+COMMANDS = {"build", "plan", "query", "explain", "clean", "cache"}
+EXTRA_COMMANDS: dict[str, str] = {}  # name -> "module:function" for commands added by adapters
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="alebuild", description="Build agent-evaluation experiments.")
+    p.add_argument("--cache-dir", type=Path, help="local cache (default: <workspace>/cache or $ALEBUILD_CACHE_DIR)")
+    p.add_argument("-C", "--workspace", type=Path, default=None, help="start looking for the workspace here")
+    sub = p.add_subparsers(dest="command")
+
+    def build_opts(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument("--summary-json", type=Path, help="write the machine-readable outcome here")
+        sp.add_argument("--jobs", "-j", type=int, default=None, help="actions at once")
+        sp.add_argument(
+            "--resource", action="append", default=[], metavar="NAME=N",
+            help="limit a resource pool, e.g. sandboxes=8 (repeatable)",
+        )
+        sp.add_argument("--attempts", type=int, default=3, help="tries for infra failures")
+        sp.add_argument("--backoff", type=float, default=1.0, help="first retry delay, seconds")
+        sp.add_argument("--no-progress", action="store_true", help="plain output, no live display")
+
+    b = sub.add_parser("build", help="build targets (the default command)")
+    b.add_argument("labels", nargs="+")
+    build_opts(b)
+
+    pl = sub.add_parser("plan", help="what would run and why, without running anything")
+    pl.add_argument("labels", nargs="+")
+    pl.add_argument("--json", action="store_true")
+
+    q = sub.add_parser("query", help="deps(X), rdeps(U, X), kind(K, X)")
+    q.add_argument("expr")
+    q.add_argument("--output", choices=["text", "json", "dot"], default="text")
+
+    e = sub.add_parser("explain", help="why a target would re-run: keyfile diff")
+    e.add_argument("label")
+
+    c = sub.add_parser("clean", help="remove outputs and logs (--all: the local cache too)")
+    c.add_argument("--all", action="store_true")
+
+    cache = sub.add_parser("cache", help="local cache maintenance")
+    csub = cache.add_subparsers(dest="cache_command", required=True)
+    csub.add_parser("stats")
+    csub.add_parser("verify")
+    g = csub.add_parser("gc")
+    g.add_argument("--max-size", default=None, help="e.g. 50G")
+    g.add_argument("--max-age", type=float, default=None, help="days")
+    return p
+
+
+def _parse_resources(items: list[str]) -> dict[str, int]:
+    out = {}
+    for item in items:
+        name, sep, n = item.partition("=")
+        if not sep or not n.isdigit():
+            raise UserError(f"--resource {item!r}: expected NAME=N, e.g. sandboxes=8")
+        out[name] = int(n)
+    return out
+
+
+_VALUED = {"--cache-dir", "-C", "--workspace", "--summary-json", "--jobs", "-j", "--resource",
+           "--attempts", "--backoff", "--remote-cache"}
+
+
+def _first_positional(argv: list[str]) -> int | None:
+    skip = False
+    for i, arg in enumerate(argv):
+        if skip:
+            skip = False
+        elif arg in _VALUED:
+            skip = True
+        elif not arg.startswith("-"):
+            return i
+    return None
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    # Bare labels mean build: `alebuild //experiments:demo`.
+    first = _first_positional(argv)
+    if first is not None and argv[first] not in COMMANDS and argv[first] not in EXTRA_COMMANDS:
+        argv.insert(first, "build")
+    args = _parser().parse_args(argv)
+    if args.command is None:
+        _parser().print_help()
+        return 2
+    try:
+        return _dispatch(args)
+    except UserError as exc:
+        print(f"alebuild: error: {exc}", file=sys.stderr)
+        return 2
+    except (KeyboardInterrupt, asyncio.CancelledError):
+        print("alebuild: interrupted; completed actions are cached, rerun to resume", file=sys.stderr)
+        return 130
+
+
+def _workspace(args: argparse.Namespace) -> Any:
+    from alebuild.api import Workspace
+
+    return Workspace.open(args.workspace, cache_dir=args.cache_dir)
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    ws = _workspace(args)
+    try:
+        return COMMAND_HANDLERS[args.command](ws, args)
+    finally:
+        ws.close()
+
+
+def _cmd_build(ws: Any, args: argparse.Namespace) -> int:
+    from alebuild.exec.scheduler import BuildOptions, default_jobs
+
+    options = BuildOptions(
+        jobs=args.jobs or default_jobs(),
+        resources=_parse_resources(args.resource),
+        attempts=args.attempts,
+        backoff_s=args.backoff,
+    )
+    result = ws.build(
+        args.labels, options, progress=False if args.no_progress else None,
+        summary_json=args.summary_json,
+    )
+    s = result.summary()
+    for label in result.roots:
+        state = result.states.get(label)
+        if state is not None and state.outputs:
+            target = ws.loader.target(label)
+            target.rule.present(target, state.as_dep(), ws.services, sys.stdout)
+    print(
+        f"alebuild: {len(s['executed'])} executed, {len(s['cached'])} cached, "
+        f"{len(s['failed'])} failed  (log: {result.log_path})",
+        file=sys.stderr,
+    )
+    for f in s["failed"]:
+        print(f"  {f['outcome']}: {f['label']}: {f['reason']}", file=sys.stderr)
+    return result.exit_code
+
+
+def _cmd_plan(ws: Any, args: argparse.Namespace) -> int:
+    entries = ws.plan(args.labels)
+    if args.json:
+        print(json.dumps([
+            {"label": str(e.label), "kind": e.kind, "action": e.action, "reasons": e.reasons, "key": e.key}
+            for e in entries
+        ], indent=2))
+        return 0
+    runs = [e for e in entries if e.action != "cached"]
+    for e in runs:
+        print(f"{e.action:<6} {e.label}  [{e.kind}]  {'; '.join(e.reasons)}")
+    print(f"{len(runs)} to run, {len(entries) - len(runs)} cached")
+    return 0
+
+
+def _cmd_query(ws: Any, args: argparse.Namespace) -> int:
+    print(ws.query(args.expr, args.output))
+    return 0
+
+
+def _cmd_explain(ws: Any, args: argparse.Namespace) -> int:
+    r = ws.explain(args.label)
+    if r.last_key is None:
+        print(f"{r.label}: never built in this cache (new)")
+    elif r.cached:
+        print(f"{r.label}: up to date ({r.current_key})")
+    else:
+        print(f"{r.label}: last built as {r.last_key}")
+    if r.pending_deps:
+        print("dependencies that would rebuild first: " + ", ".join(map(str, r.pending_deps)))
+    for path, old, new in r.diffs:
+        print(f"  {path}:\n    - {json.dumps(old)}\n    + {json.dumps(new)}")
+    return 0
+
+
+def _cmd_clean(ws: Any, args: argparse.Namespace) -> int:
+    ws.clean(everything=args.all)
+    return 0
+
+
+def _cmd_cache(ws: Any, args: argparse.Namespace) -> int:
+    if args.cache_command == "stats":
+        print(json.dumps(ws.cache_stats(), indent=2))
+    elif args.cache_command == "verify":
+        report = ws.cache_verify()
+        print(json.dumps(report, indent=2))
+        return 1 if report["corrupt"] else 0
+    elif args.cache_command == "gc":
+        from alebuild.cache.gc import parse_size
+
+        max_size = parse_size(args.max_size) if args.max_size else None
+        max_age = args.max_age * 86400 if args.max_age is not None else None
+        print(ws.cache_gc(max_size, max_age))
+    return 0
+
+
+COMMAND_HANDLERS = {
+    "build": _cmd_build,
+    "plan": _cmd_plan,
+    "query": _cmd_query,
+    "explain": _cmd_explain,
+    "clean": _cmd_clean,
+    "cache": _cmd_cache,
+}
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,63 @@
+"""What agent runs and grades share: acquiring a sandbox for a template and staging trees.
+
+Providers are created once per build (kept in the build's ``services``) and found by name
+through the provider registry. Sandboxes are acquired lazily inside an action, so a cached
+run provisions nothing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+from alebuild.cache.digest import digest_bytes
+from alebuild.sandbox.base import Sandbox, SandboxSpec
+from alebuild.sandbox.registry import get_provider_class
+
+__all__ = ["acquire", "stage_tree", "seed_for"]
+
+
+def _provider(services: dict[str, Any], name: str) -> Any:
+    providers = services.setdefault("providers", {})
+    if name not in providers:
+        cls = get_provider_class(name)
+        cache = Path(services["cache_dir"])
+        # The agent must see neither the cache (it holds hidden references) nor the
+        # workspace (tasks/*/reference) through the read-only view of the host.
+        hide = [cache, Path(services["loader"].root)]
+        providers[name] = cls(base_dir=cache / "sandboxes", hide=hide)
+    return providers[name]
+
+
+@contextlib.asynccontextmanager
+async def acquire(ctx: Any, template_label: Any, image_digest: str | None) -> AsyncIterator[Sandbox]:
+    """A fresh sandbox for the sandbox template ``template_label``; released on exit."""
+    from rules.image import materialized_image
+
+    template = ctx.services["loader"].target(template_label).spec
+    image_dir = None
+    if image_digest:
+        image_dir = materialized_image(ctx.services, ctx.services["cas"], image_digest)
+    spec = SandboxSpec(
+        image_dir=image_dir,
+        network=template.network,
+        build_id=ctx.build_id,
+        machine=dict(template.machine),
+    )
+    async with _provider(ctx.services, template.provider).sandbox(spec) as sbx:
+        ctx.services["counters"]["sandboxes_provisioned"] += 1
+        yield sbx
+
+
+async def stage_tree(ctx: Any, sbx: Sandbox, digest: str, path: str) -> None:
+    """Copy a CAS tree into the sandbox at ``path`` (byte-exact, modes kept)."""
+    local = ctx.scratch() / "stage"
+    ctx.materialize(digest, local)
+    await sbx.put_tree(local, path)
+
+
+def seed_for(key: str, phase: str) -> int:
+    """A per-action, per-phase seed: replicas differ, reruns of the same key agree."""
+    return int(digest_bytes(f"{key}/{phase}".encode(), "xxh128").split(":")[1][:16], 16)

@@ -1,0 +1,421 @@
+"""Content tests for the demo task packages and script agents, without the alebuild engine.
+
+Each task runs end to end in-process: ``REMOTE_ROOT_DIR`` points at a temp dir (so the
+canonical task paths are real host paths), a minimal ``cua_bench`` stand-in loads
+``main.py``, a fake session implements the ALE session surface over the host, and script
+agents run as subprocesses with the ``ALE_*`` environment they get in a sandbox.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib.util
+import json
+import os
+import random
+import select
+import shutil
+import signal
+import subprocess
+import sys
+import types
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[3]
+DEMO = REPO / "tasks" / "demo"
+SELECTED = REPO / "tasks" / "selected"
+AGENTS = REPO / "configs" / "agents" / "scripts"
+TASKS = sorted(p.name for p in DEMO.iterdir() if (p / "main.py").is_file())
+AGENT_PYTHON = "/usr/bin/python3" if os.access("/usr/bin/python3", os.X_OK) else sys.executable
+SNAPSHOTS = {"cpu-free-ubuntu", "cpu-free", "cpu-license", "gpu-free", "gpu-license"}
+
+
+# --- a minimal cua_bench stand-in and ALE session over the host ----------------------
+
+
+@dataclass
+class Task:
+    description: str
+    metadata: dict = field(default_factory=dict)
+    computer: dict = field(default_factory=dict)
+
+
+def _passthrough(split: str = "train"):
+    return lambda fn: fn
+
+
+def _fake_cua_bench() -> types.ModuleType:
+    mod = types.ModuleType("cua_bench")
+    mod.Task = Task
+    mod.tasks_config = mod.setup_task = mod.evaluate_task = _passthrough
+    return mod
+
+
+class Result(dict):
+    """A command result readable both as ``r.stdout`` and ``r["stdout"]``."""
+
+    def __getattr__(self, name):
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+
+class HostSession:
+    """The ALE DesktopSession surface (async), acting directly on host paths."""
+
+    def __init__(self, path_env: str) -> None:
+        self.interface = self
+        self.commands: list[str] = []
+        self._env = {**os.environ, "PATH": path_env}
+
+    async def run_command(self, cmd: str, check: bool = False) -> Result:
+        self.commands.append(cmd)
+        proc = subprocess.run(cmd, shell=True, capture_output=True, text=True, env=self._env, timeout=60)
+        if check and proc.returncode != 0:
+            raise RuntimeError(proc.stderr)
+        return Result(stdout=proc.stdout, stderr=proc.stderr, returncode=proc.returncode)
+
+    async def read_file(self, path: str) -> str:
+        return Path(path).read_text(encoding="utf-8")
+
+    async def read_bytes(self, path: str) -> bytes:
+        return Path(path).read_bytes()
+
+    async def write_file(self, path: str, text: str) -> None:
+        Path(path).write_text(text, encoding="utf-8")
+
+    async def write_bytes(self, path: str, data: bytes) -> None:
+        Path(path).write_bytes(data)
+
+    async def file_exists(self, path: str) -> bool:
+        return Path(path).is_file()
+
+    async def directory_exists(self, path: str) -> bool:
+        return Path(path).is_dir()
+
+    async def list_dir(self, path: str) -> list[str]:
+        return sorted(os.listdir(path))
+
+    async def create_dir(self, path: str) -> None:
+        Path(path).mkdir(parents=True, exist_ok=True)
+
+    async def delete_dir(self, path: str) -> None:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def _purge_task_modules() -> None:
+    for name in [n for n in sys.modules if n == "tasks.common_config" or n.startswith("tasks.demo")]:
+        del sys.modules[name]
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    """Loaded task modules over a temp REMOTE_ROOT_DIR, plus a session factory."""
+    root = tmp_path_factory.mktemp("agenthle")
+    bin_dir = tmp_path_factory.mktemp("bin")
+    (bin_dir / "python3").symlink_to(AGENT_PYTHON)  # the sandbox's python3
+    saved_cua = sys.modules.get("cua_bench")
+    added_path = str(REPO) not in sys.path
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("REMOTE_ROOT_DIR", str(root))
+        mp.delenv("REMOTE_OUTPUT_DIR", raising=False)
+        mp.setenv("OS_TYPE", "linux")
+        if added_path:
+            sys.path.insert(0, str(REPO))
+        sys.modules["cua_bench"] = _fake_cua_bench()
+        _purge_task_modules()
+        modules = {}
+        for name in TASKS:
+            spec = importlib.util.spec_from_file_location(f"demo_task_{name}", DEMO / name / "main.py")
+            mod = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(mod)
+            modules[name] = mod
+        try:
+            yield types.SimpleNamespace(
+                root=root,
+                modules=modules,
+                session=lambda: HostSession(f"{bin_dir}{os.pathsep}{os.environ['PATH']}"),
+            )
+        finally:
+            _purge_task_modules()
+            if saved_cua is None:
+                sys.modules.pop("cua_bench", None)
+            else:
+                sys.modules["cua_bench"] = saved_cua
+            if added_path:
+                sys.path.remove(str(REPO))
+
+
+# --- driving one unit: setup, agent, reference staging, grading ----------------------
+
+
+def _task_dir(demo, task: str) -> Path:
+    return demo.root / "demo" / task / "base"
+
+
+async def _setup(demo, task: str):
+    """Fresh task dir with input/ staged, then ``start()``; returns (module, cfg, session)."""
+    task_dir = _task_dir(demo, task)
+    shutil.rmtree(task_dir, ignore_errors=True)
+    task_dir.mkdir(parents=True)
+    shutil.copytree(DEMO / task / "input", task_dir / "input")
+    mod = demo.modules[task]
+    cfg = mod.load()[0]
+    session = demo.session()
+    await mod.start(cfg, session)
+    return mod, cfg, session
+
+
+def _agent_env(demo, task: str, cfg) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k != "REMOTE_OUTPUT_DIR"}
+    env.update(ALE_TASK_DIR=str(_task_dir(demo, task)), ALE_TASK_ID=f"demo/{task}",
+               ALE_INSTRUCTION=cfg.description)
+    return env
+
+
+def _run_agent(demo, task: str, cfg, agent: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [AGENT_PYTHON, str(AGENTS / f"{agent}.py")], input=cfg.description, text=True,
+        capture_output=True, env=_agent_env(demo, task, cfg), timeout=60,
+    )
+
+
+async def _grade(demo, task: str, mod, cfg, session) -> float:
+    shutil.copytree(DEMO / task / "reference", _task_dir(demo, task) / "reference")
+    result = await mod.evaluate(cfg, session)
+    assert isinstance(result, list) and len(result) == 1, result
+    score = result[0]
+    assert isinstance(score, float) and 0.0 <= score <= 1.0, score
+    return score
+
+
+async def _score_agent(demo, task: str, agent: str) -> float:
+    mod, cfg, session = await _setup(demo, task)
+    proc = _run_agent(demo, task, cfg, agent)
+    assert proc.returncode == 0, proc.stderr
+    return await _grade(demo, task, mod, cfg, session)
+
+
+def _kill_daemon(pid: int) -> None:
+    """End the adversary's daemon by pid and wait until it is gone (pidfd: no reuse race)."""
+    fd = os.pidfd_open(pid)  # raises ProcessLookupError if the daemon is already gone
+    try:
+        signal.pidfd_send_signal(fd, signal.SIGKILL)
+        ready, _, _ = select.select([fd], [], [], 30)
+        assert ready, f"daemon {pid} survived SIGKILL"
+    finally:
+        os.close(fd)
+
+
+# --- the agents ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("task", TASKS)
+async def test_careful_agent_scores_full_marks(demo, task):
+    assert await _score_agent(demo, task, "careful") == 1.0
+
+
+async def test_sloppy_agent_gets_partial_credit_across_the_suite(demo):
+    scores = {task: await _score_agent(demo, task, "sloppy") for task in TASKS}
+    assert all(s < 1.0 for s in scores.values()), scores
+    partial = [t for t, s in scores.items() if 0.0 < s < 1.0]
+    assert len(partial) >= len(TASKS) - 2, scores
+    mean = sum(scores.values()) / len(scores)
+    assert 0.3 <= mean <= 0.6, scores
+
+
+@pytest.mark.parametrize("task", TASKS)
+async def test_adversarial_agent_scores_zero(demo, task):
+    mod, cfg, session = await _setup(demo, task)
+    proc = _run_agent(demo, task, cfg, "adversarial")
+    assert proc.returncode == 0, proc.stderr
+    output = _task_dir(demo, task) / "output"
+    assert (output / "passwd").is_symlink()
+    assert not (output / "stolen").exists()  # the reference was absent while it ran
+    pid = int((output / "adversary.pid").read_text())
+    assert os.getsid(pid) != os.getsid(0)  # detached into its own session, still alive
+    _kill_daemon(pid)
+    assert await _grade(demo, task, mod, cfg, session) == 0.0
+
+
+@pytest.mark.parametrize("task", TASKS)
+async def test_adversarial_agent_cashes_in_on_a_leaked_reference(demo, task):
+    """The probe is real: with the reference staged too early, it copies the answer key."""
+    mod, cfg, session = await _setup(demo, task)
+    task_dir = _task_dir(demo, task)
+    shutil.copytree(DEMO / task / "reference", task_dir / "reference")
+    proc = _run_agent(demo, task, cfg, "adversarial")
+    assert proc.returncode == 0, proc.stderr
+    _kill_daemon(int((task_dir / "output" / "adversary.pid").read_text()))
+    assert (task_dir / "output" / "stolen").is_dir()
+    shutil.rmtree(task_dir / "reference")
+    score = await _grade(demo, task, mod, cfg, session)
+    key_is_output = task not in ("permission_policy", "secret_handoff")
+    assert score == (1.0 if key_is_output else 0.0)
+
+
+@pytest.mark.parametrize("task", TASKS)
+async def test_empty_output_scores_zero(demo, task):
+    mod, cfg, session = await _setup(demo, task)
+    assert await _grade(demo, task, mod, cfg, session) == 0.0
+
+
+@pytest.mark.parametrize("task", [t for t in TASKS if t != "permission_policy"])
+async def test_garbled_output_scores_zero_without_raising(demo, task):
+    mod, cfg, session = await _setup(demo, task)
+    output = _task_dir(demo, task) / "output"
+    for name in cfg.metadata["output_files"]:
+        (output / name).write_bytes(b"\xff\xfe\x00garbage,\n{not json\n")
+    assert await _grade(demo, task, mod, cfg, session) == 0.0
+
+
+async def test_sleeper_leaves_partial_output_and_is_ended_by_pid(demo):
+    task = "csv_cleanup"
+    mod, cfg, session = await _setup(demo, task)
+    proc = subprocess.Popen(
+        [AGENT_PYTHON, str(AGENTS / "sleeper.py")], stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE, text=True, env=_agent_env(demo, task, cfg),
+    )
+    try:
+        assert proc.stdout.readline().strip() == "sleeper: partial output written"
+        assert proc.poll() is None  # still running: only a wall-time limit ends it
+    finally:
+        proc.kill()
+        proc.wait()
+        proc.stdout.close()
+    assert (_task_dir(demo, task) / "output" / "partial.txt").is_file()
+    assert await _grade(demo, task, mod, cfg, session) == 0.0
+
+
+# --- task-specific behaviour -----------------------------------------------------------
+
+
+async def test_secret_token_comes_from_seeded_random_and_is_read_back_from_disk(demo):
+    token_file = _task_dir(demo, "secret_handoff") / "input" / "handoff" / "token.txt"
+    tokens = []
+    for seed in (7, 7, 8):
+        random.seed(seed)
+        await _setup(demo, "secret_handoff")
+        tokens.append(token_file.read_text().strip())
+    assert tokens[0] == tokens[1] != tokens[2]
+    assert len(tokens[0]) == 32 and set(tokens[0]) <= set("0123456789abcdef")
+
+    mod, cfg, session = await _setup(demo, "secret_handoff")
+    (_task_dir(demo, "secret_handoff") / "output" / "token.txt").write_text("0" * 32 + "\n")
+    assert await _grade(demo, "secret_handoff", mod, cfg, session) == 0.0
+
+
+async def test_permission_policy_starts_with_every_mode_wrong(demo):
+    await _setup(demo, "permission_policy")
+    deploy = _task_dir(demo, "permission_policy") / "output" / "deploy"
+    expected = {}
+    for line in (DEMO / "permission_policy" / "reference" / "expected_modes.csv").read_text().splitlines()[1:]:
+        path, mode = line.split(",")
+        expected[path] = int(mode, 8)
+    actual = {str(p.relative_to(deploy)): p.stat().st_mode & 0o777 for p in deploy.rglob("*") if p.is_file()}
+    assert set(actual) == set(expected)
+    assert all(actual[p] != expected[p] for p in expected)
+
+
+async def test_sqlite_database_is_built_by_start(demo):
+    await _setup(demo, "sqlite_questions")
+    db = _task_dir(demo, "sqlite_questions") / "input" / "warehouse.db"
+    import sqlite3
+
+    con = sqlite3.connect(db)
+    try:
+        counts = [con.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0] for t in ("products", "stores", "sales")]
+    finally:
+        con.close()
+    assert counts == [10, 6, 240]
+
+
+def test_descriptions_name_canonical_paths_and_never_the_reference(demo):
+    for task, mod in demo.modules.items():
+        (cfg,) = mod.load()
+        task_dir = str(_task_dir(demo, task))
+        assert f"{task_dir}/input" in cfg.description
+        assert f"{task_dir}/output" in cfg.description
+        assert "reference" not in cfg.description
+        assert cfg.metadata["task_dir"] == task_dir
+        assert cfg.computer == {"provider": "computer", "setup_config": {"os_type": "linux"}}
+
+
+def test_linux_task_config_paths_and_metadata(demo):
+    from tasks.common_config import LinuxTaskConfig
+
+    class Probe(LinuxTaskConfig):
+        DOMAIN_NAME = "demo"
+        TASK_NAME = "probe"
+        DESCRIPTION_TEMPLATE = "Read {input_dir}, write {output_dir}."
+
+    cfg = Probe(root_dir="/media/user/data/agenthle", output_name="out")
+    assert cfg.task_dir == "/media/user/data/agenthle/demo/probe/base"
+    assert cfg.reference_dir == cfg.task_dir + "/reference"
+    assert cfg.task_description == f"Read {cfg.task_dir}/input, write {cfg.task_dir}/out."
+    meta = cfg.to_metadata(extra=1)
+    assert meta["output_dir"] == cfg.task_dir + "/out" and meta["extra"] == 1
+    assert Probe().root_dir == str(demo.root)  # read from REMOTE_ROOT_DIR at import
+
+    class Broken(LinuxTaskConfig):
+        TASK_NAME = "x"
+
+    with pytest.raises(ValueError):
+        Broken()
+
+
+# --- package structure -----------------------------------------------------------------
+
+
+def _imports(nodes) -> set[str]:
+    names = set()
+    for node in nodes:
+        if isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module)
+        elif isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+    return names
+
+
+def test_scoring_helper_is_imported_only_inside_evaluate():
+    grade_only = "tasks.demo._shared.scoring"
+    used_inside = 0
+    for task in TASKS:
+        tree = ast.parse((DEMO / task / "main.py").read_text())
+        assert grade_only not in _imports(tree.body), task
+        evaluate = next(n for n in tree.body if isinstance(n, ast.AsyncFunctionDef) and n.name == "evaluate")
+        used_inside += grade_only in _imports(ast.walk(evaluate))
+        assert "tasks.demo._shared.setup" in _imports(tree.body), task
+    assert used_inside == len(TASKS)
+
+
+def test_task_cards_are_complete():
+    for task in TASKS:
+        card = json.loads((DEMO / task / "task_card.json").read_text())
+        assert card["taskId"] == f"demo/{task}"
+        assert all(isinstance(card[k], str) and card[k] for k in ("title", "summary", "category"))
+        vm = card["vm"]
+        assert vm["snapshot"] in SNAPSHOTS
+        assert vm["machineType"] == "e2-small" and vm["timeout"] == 600
+        assert (DEMO / task / "input").is_dir() and any((DEMO / task / "reference").iterdir())
+    assert not list((REPO / "tasks").rglob("__init__.py"))
+
+
+def _read_list(name: str) -> list[str]:
+    lines = (SELECTED / name).read_text().splitlines()
+    return [ln.strip() for ln in lines if ln.strip() and not ln.lstrip().startswith("#")]
+
+
+def test_selected_lists_name_existing_packages_and_tiers_partition_the_suite():
+    full = _read_list("demo.txt")
+    near, last = _read_list("demo-near-term.txt"), _read_list("demo-last-exam.txt")
+    assert sorted(full) == [f"demo/{t}" for t in TASKS]
+    assert not set(near) & set(last)
+    assert sorted(near + last) == sorted(full)
+    for entry in full:
+        assert (REPO / "tasks" / entry / "main.py").is_file()
+        assert (REPO / "tasks" / entry / "task_card.json").is_file()
