@@ -12,6 +12,7 @@ import os
 import secrets
 import shutil
 import signal
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +21,9 @@ from typing import Any
 from alebuild.cache.action_cache import ActionCache
 from alebuild.cache.cas import LocalCAS
 from alebuild.cache.gc import gc as gc_blobs
+from alebuild.cache.remote import open_store
 from alebuild.cache.statcache import StatCache
+from alebuild.cache.tiers import RemoteTiers
 from alebuild.core.graph import Graph, build_graph
 from alebuild.core.labels import Label
 from alebuild.core.loader import Loader
@@ -54,6 +57,8 @@ class Workspace:
         cache_dir: Path | None = None,
         registry: Registry | None = None,
         config: WorkspaceConfig | None = None,
+        remotes: list[str] | None = None,
+        no_remote: bool = False,
     ) -> None:
         self.root = root.resolve()
         self.config = config or load_workspace_config(self.root)
@@ -75,6 +80,26 @@ class Workspace:
             "action_cache": self.action_cache,
             "loader": self.loader,
         }
+        self.tiers = self._open_remotes(remotes or [], no_remote)
+        self.services["tiers"] = self.tiers
+
+    def _open_remotes(self, extra: list[str], no_remote: bool) -> RemoteTiers | None:
+        """Remotes from ``[[workspace.remote]]`` plus ``--remote-cache`` URLs (read+write)."""
+        if no_remote:
+            return None
+        configs = [(r.url, r.visibility, r.read, r.write) for r in self.config.remote]
+        configs += [(url, "public", True, True) for url in extra]
+        if not configs:
+            return None
+        stores = [(open_store(url, visibility), read, write) for url, visibility, read, write in configs]
+        return RemoteTiers(stores, self.cas, self.action_cache, self._warn)
+
+    def _warn(self, message: str) -> None:
+        events = self.services.get("events")
+        if events is not None:
+            events.emit("warning", label="", message=message)
+        else:
+            print(f"alebuild: warning: {message}", file=sys.stderr)
 
     @classmethod
     def open(cls, start: Path | None = None, **kwargs: Any) -> Workspace:
@@ -101,7 +126,7 @@ class Workspace:
             events=events,
             services=self.services,
             scratch_root=self.cache_dir / "scratch",
-            tiers=self.services.get("tiers"),
+            tiers=self.tiers,
         )
 
     # -- build --------------------------------------------------------------------------
@@ -206,6 +231,22 @@ class Workspace:
             for p in pins.iterdir():
                 roots.update(json.loads(p.read_text()).get("digests", []))
         return roots
+
+    def pin(self, result_hash: str, manifest: dict[str, Any]) -> int:
+        """Make a result a GC root: its manifest, every unit's artifacts and stored outputs."""
+        digests = {result_hash}
+        for unit in manifest.get("units", []):
+            if unit.get("artifacts"):
+                digests.add(unit["artifacts"])
+            for key in (unit.get("run_key"), unit.get("grade_key")):
+                rec = self.action_cache.get(key) if key else None
+                if rec is not None:
+                    digests.update(rec.outputs.values())
+        pins = self.cache_dir / "pins"
+        pins.mkdir(parents=True, exist_ok=True)
+        _write_json_atomic(pins / (result_hash.replace(":", "-") + ".json"),
+                           {"result": result_hash, "digests": sorted(digests)})
+        return len(digests)
 
     def cache_gc(self, max_size: int | None, max_age_s: float | None = None) -> Any:
         from alebuild.cache.gc import reachable

@@ -14,7 +14,7 @@ from typing import Any
 
 from alebuild.core.errors import UserError
 
-COMMANDS = {"build", "plan", "query", "explain", "clean", "cache"}
+COMMANDS = {"build", "plan", "query", "explain", "clean", "cache", "show", "reproduce", "pin"}
 EXTRA_COMMANDS: dict[str, str] = {}  # name -> "module:function" for commands added by adapters
 
 
@@ -22,6 +22,9 @@ def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="alebuild", description="Build agent-evaluation experiments.")
     p.add_argument("--cache-dir", type=Path, help="local cache (default: <workspace>/cache or $ALEBUILD_CACHE_DIR)")
     p.add_argument("-C", "--workspace", type=Path, default=None, help="start looking for the workspace here")
+    p.add_argument("--remote-cache", action="append", default=[], metavar="URL",
+                   help="a shared cache (gs://bucket/prefix, s3://bucket/prefix, file:///dir); repeatable")
+    p.add_argument("--no-remote", action="store_true", help="ignore the remotes of BUILD.toml")
     sub = p.add_subparsers(dest="command")
 
     def build_opts(sp: argparse.ArgumentParser) -> None:
@@ -52,6 +55,15 @@ def _parser() -> argparse.ArgumentParser:
 
     c = sub.add_parser("clean", help="remove outputs and logs (--all: the local cache too)")
     c.add_argument("--all", action="store_true")
+
+    sh = sub.add_parser("show", help="scoreboard and units of a result hash")
+    sh.add_argument("ref", help="a result hash, or a manifest.json file")
+
+    rp = sub.add_parser("reproduce", help="re-grade every unit of a result and compare scores")
+    rp.add_argument("ref", help="a result hash, or a manifest.json file (a claim to check)")
+
+    pn = sub.add_parser("pin", help="keep a result reproducible: its blobs survive cache gc")
+    pn.add_argument("ref", help="a result hash")
 
     cache = sub.add_parser("cache", help="local cache maintenance")
     csub = cache.add_subparsers(dest="cache_command", required=True)
@@ -112,7 +124,9 @@ def main(argv: list[str] | None = None) -> int:
 def _workspace(args: argparse.Namespace) -> Any:
     from alebuild.api import Workspace
 
-    return Workspace.open(args.workspace, cache_dir=args.cache_dir)
+    return Workspace.open(
+        args.workspace, cache_dir=args.cache_dir, remotes=args.remote_cache, no_remote=args.no_remote
+    )
 
 
 def _dispatch(args: argparse.Namespace) -> int:
@@ -208,7 +222,47 @@ def _cmd_cache(ws: Any, args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_show(ws: Any, args: argparse.Namespace) -> int:
+    from alebuild.report.manifest import load_manifest, unit_table
+    from rules.experiment import render_scoreboard, scoreboard
+
+    result_hash, manifest = load_manifest(ws, args.ref)
+    board = scoreboard(manifest["units"], manifest.get("tiers", {}))
+    board["result_hash"] = result_hash or "(unverified manifest file)"
+    print(render_scoreboard(board, manifest.get("experiment", "")))
+    print()
+    print(unit_table(manifest["units"]))
+    return 0
+
+
+def _cmd_reproduce(ws: Any, args: argparse.Namespace) -> int:
+    from alebuild.api import run_cancellable
+    from alebuild.report.manifest import load_manifest
+    from alebuild.report.reproduce import reproduce
+
+    result_hash, manifest = load_manifest(ws, args.ref)
+    report = run_cancellable(reproduce(ws, manifest, result_hash))
+    bad = [c for c in report.checks if c.status != "match"]
+    verdict = "REPRODUCED" if report.ok else f"NOT REPRODUCED ({len(bad)} of {len(report.checks)} units differ)"
+    print(f"{verdict}: {result_hash or args.ref}")
+    return 0 if report.ok else 1
+
+
+def _cmd_pin(ws: Any, args: argparse.Namespace) -> int:
+    from alebuild.report.manifest import load_manifest
+
+    result_hash, manifest = load_manifest(ws, args.ref)
+    if result_hash is None:
+        raise UserError("pin takes a result hash, not a file")
+    n = ws.pin(result_hash, manifest)
+    print(f"pinned {result_hash} ({n} blobs kept by cache gc)")
+    return 0
+
+
 COMMAND_HANDLERS = {
+    "show": _cmd_show,
+    "reproduce": _cmd_reproduce,
+    "pin": _cmd_pin,
     "build": _cmd_build,
     "plan": _cmd_plan,
     "query": _cmd_query,

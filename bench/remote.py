@@ -103,10 +103,8 @@ def open_bench_store(kind: str, endpoint: str) -> RemoteStore:
 
 
 def _rate(label: str, seconds: float, nbytes: int, count: int) -> None:
-    mb = nbytes / 1e6
-    print(
-        f"  {label:<28} {seconds:7.2f} s  {mb / seconds:8.1f} MB/s  {count / seconds:8.0f} blobs/s"
-    )
+    per_blob = f"  {count / seconds:8.0f} blobs/s" if count > 1 else ""
+    print(f"  {label:<22} {seconds:7.2f} s  {nbytes / 1e6 / seconds:8.1f} MB/s{per_blob}")
 
 
 def bench_small(store: RemoteStore, work: Path, count: int, size: int, limit: int) -> None:

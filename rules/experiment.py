@@ -60,7 +60,7 @@ def _units(target, ctx) -> list[dict[str, Any]]:
 class Experiment(Rule):
     kind = "experiment"
     Spec = ExperimentSpec
-    version = 1
+    version = 2
     tolerates_failed_deps = True
 
     def deps(self, target, ctx) -> list[Label]:
@@ -114,10 +114,14 @@ class Experiment(Rule):
         keyfile_inputs = self.inputs(target, ctx.services["loader"])
         tiers = keyfile_inputs["tier_tasks"]
         units = []
+        loader = ctx.services["loader"]
         for u in keyfile_inputs["units"]:
             run = ctx.dep(Label(pkg, u["run"]))
             grade = ctx.dep(Label(pkg, u["grade"]))
+            gspec = loader.target(Label(pkg, u["grade"])).spec
             units.append({
+                "task_label": str(gspec.task), "sandbox": str(gspec.sandbox),
+                "image": str(gspec.image) if gspec.image else None,
                 "agent": Label.parse(u["agent"]).name, "task": u["task"], "variant": u["variant"],
                 "replica": u["replica"], "run": f"//{pkg}:{u['run']}", "grade": f"//{pkg}:{u['grade']}",
                 "run_key": run.key, "grade_key": grade.key,

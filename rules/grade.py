@@ -15,7 +15,7 @@ from alebuild.core.labels import Label
 from alebuild.core.rule import LabelRef, Output, Rule, Spec, not_keyed
 from alebuild.sandbox.session import Session
 from rules._sandboxes import acquire, seed_for, stage_tree
-from rules.task import read_material
+from rules.task import read_material, reference_tree
 
 __all__ = ["Grade", "GradeSpec", "grade_artifacts"]
 
@@ -33,12 +33,13 @@ async def grade_artifacts(ctx, *, task_label: Label, task_outputs, artifacts: st
                           image: str | None, variant: int) -> float:
     """Restore ``artifacts``, stage the reference, run ``evaluate()``; GraderError on failure."""
     material = read_material(ctx, task_outputs["run_material"])
+    reference = reference_tree(ctx, task_label.package, read_material(ctx, task_outputs["grade_material"]))
     env = TaskEnv.default_for(material["os_type"])
     domain, name = material["task_id"].split("/", 1)
     paths = task_layout(env, domain, name, material["variant_names"][variant])
     async with acquire(ctx, sandbox, image) as sbx:
         await stage_tree(ctx, sbx, artifacts, paths.root)
-        await stage_tree(ctx, sbx, task_outputs["reference"], paths.reference)
+        await stage_tree(ctx, sbx, reference, paths.reference)
         module = TaskModule.load(ctx.root / task_label.package, ctx.root, env, seed=seed_for(ctx.key, "evaluate"))
         return await module.evaluate(variant, Session(sbx))
 

@@ -29,11 +29,16 @@ from alebuild.ale.taskpkg import (
     scorer_scripts,
 )
 from alebuild.cache.digest import canonical_json
+from alebuild.core.errors import UserError
 from alebuild.core.rule import File, Output, Rule, Spec, Tree
 
 __all__ = ["Task", "TaskSpec"]
 
 DATA_DIRS = ("input", "software", "reference")
+# The hidden reference is stored in the local CAS but never named as an output: outputs are
+# what remote stores receive, and a public store must never hold a reference. Graders find it
+# by the digest in the grade material (local CAS, else the checkout, verified).
+PRIVATE_DIRS = ("reference",)
 
 
 class TaskSpec(Spec):
@@ -43,7 +48,7 @@ class TaskSpec(Spec):
 class Task(Rule):
     kind = "task"
     Spec = TaskSpec
-    version = 1
+    version = 2
 
     @classmethod
     def implicit_targets(cls, directory: Path) -> list[dict[str, Any]] | None:
@@ -105,7 +110,7 @@ class Task(Rule):
             "run_material": ctx.store_bytes(canonical_json(run_material)),
             "grade_material": ctx.store_bytes(canonical_json(grade_material)),
             "card": ctx.store_bytes((task_dir / "task_card.json").read_bytes()),
-            **trees,
+            **{k: v for k, v in trees.items() if k not in PRIVATE_DIRS},
         }
         value = {
             "task_id": card.taskId,
@@ -118,3 +123,20 @@ class Task(Rule):
 
 def read_material(ctx: Any, digest: str) -> dict[str, Any]:
     return json.loads(ctx.read_bytes(digest))
+
+
+def reference_tree(ctx: Any, task_package: str, material: dict[str, Any]) -> str:
+    """The reference tree the grade was keyed on, stored locally; UserError if this checkout's
+    reference folder has other bytes (a reproduction against a different answer key)."""
+    digest = material["reference"]
+    cas = ctx.services["cas"]
+    if cas.has_all(digest):
+        return digest
+    folder = ctx.root / task_package / "reference"
+    here = ctx.store_tree(folder if folder.is_dir() else ctx.scratch(), modes="exec")
+    if here != digest:
+        raise UserError(
+            f"the reference of {material['task_id']} in this checkout ({here}) is not the one "
+            f"graded ({digest})", file=f"{task_package}/reference",
+        )
+    return digest

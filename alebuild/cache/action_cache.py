@@ -28,6 +28,7 @@ __all__ = ["ActionRecord", "ActionCache"]
 
 _RECORD = "ac:"
 _LAST = "last:"
+_MARK = "mark:"
 
 
 @dataclass
@@ -122,6 +123,13 @@ class ActionCache:
 
     def delete(self, key: str) -> None:
         self._db.delete(_RECORD + key)
+
+    def mark(self, name: str) -> None:
+        """Remember a fact about the cache (e.g. "entry K was published to store S")."""
+        self._db.set(_MARK + name, 1)
+
+    def marked(self, name: str) -> bool:
+        return self._db.get(_MARK + name) is not None
 
     def iter_records(self) -> Iterator[ActionRecord]:
         """Every stored record (including ones whose blobs are gone)."""

@@ -201,6 +201,8 @@ class FileStore(RemoteStore):
                 f = open(src, "rb")
             except FileNotFoundError:
                 return False
+            except OSError as exc:
+                raise RemoteError(f"{self.url}: {exc}") from exc
             with f:
                 while chunk := f.read(CHUNK_SIZE):
                     writer.write(chunk)
@@ -253,8 +255,13 @@ def _load_store_class(scheme: str, registry: Mapping[str, str] | None) -> type[R
     if registry is not None:
         target = registry.get(scheme)
     else:
-        found = entry_points(group=STORE_ENTRY_POINT_GROUP, name=scheme)
-        target = next(iter(found)).value if found else None
+        found = {ep.value for ep in entry_points(group=STORE_ENTRY_POINT_GROUP, name=scheme)}
+        if len(found) > 1:
+            raise UserError(
+                f"scheme {scheme!r} is registered by several stores: {sorted(found)}",
+                hint="uninstall one of the packages that provide it",
+            )
+        target = found.pop() if found else None
     if target is None:
         raise UserError(
             f"no remote store for scheme {scheme!r}",

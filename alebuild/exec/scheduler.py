@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import platform
 import time
 import traceback
 from collections import Counter
@@ -20,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from alebuild import __version__
 from alebuild.cache.action_cache import ActionCache, ActionRecord
 from alebuild.cache.cas import CorruptBlobError, LocalCAS, MissingBlobError
 from alebuild.cache.digest import digest_json
@@ -33,6 +35,12 @@ from alebuild.exec.keys import InputHasher, key_of, make_keyfile, reasons
 from alebuild.exec.pools import Pools
 
 __all__ = ["BuildOptions", "ActionState", "BuildResult", "Scheduler", "PlanEntry"]
+
+# Recorded with every result, never keyed: which alebuild on what kind of host made it.
+PROVENANCE = {
+    "alebuild_version": __version__,
+    "host": {"os": platform.system(), "arch": platform.machine(), "cpus": os.cpu_count()},
+}
 
 
 @dataclass
@@ -161,6 +169,8 @@ class Scheduler:
         self.services.setdefault("redactor", self.redactor)
         self.states: dict[Label, ActionState] = {}
         self._keyfiles: dict[Label, dict[str, Any]] = {}
+        self._private: dict[Label, bool] = {}
+        self._hits_to_publish: list[tuple[ActionRecord, bool]] = []
 
     # -- keys ---------------------------------------------------------------------------
     def _key(self, label: Label) -> tuple[str, dict[str, Any]]:
@@ -176,6 +186,20 @@ class Scheduler:
         if names is None:
             return st.output_digest or ""
         return digest_json({n: st.outputs.get(n) for n in names}, self.algo)
+
+    def private(self, label: Label) -> bool:
+        """A target is private if it says so or if anything it is built from is private."""
+        memo = self._private
+        if label not in memo:
+            spec = self.graph.targets[label].spec
+            own = getattr(spec, "visibility", "public") == "private"
+            memo[label] = own or any(self.private(d) for d in self.graph.deps[label])
+        return memo[label]
+
+    async def _publish(self, records: list[tuple[ActionRecord, bool]]) -> None:
+        if self.tiers is None or not records:
+            return
+        await asyncio.to_thread(lambda: [self.tiers.publish(r, p) for r, p in records])
 
     def _resource_state(self, label: Label, key: str) -> ActionState:
         kind = self.graph.targets[label].kind
@@ -195,6 +219,8 @@ class Scheduler:
         return reasons(old, keyfile)
 
     def _cached_state(self, label: Label, rec: ActionRecord) -> ActionState:
+        if self.tiers is not None and self.tiers.needs_publish(rec.key, self.private(label)):
+            self._hits_to_publish.append((rec, self.private(label)))
         st = ActionState(
             label=label,
             kind=rec.kind,
@@ -276,6 +302,9 @@ class Scheduler:
             async with asyncio.TaskGroup() as tg:
                 for label in pending:
                     tg.create_task(self._node(label, done, pools))
+        # Hits that some remote has not received yet (it was down last time): upload now.
+        hits, self._hits_to_publish = self._hits_to_publish, []
+        await self._publish(hits)
         return self.states
 
     async def _node(self, label: Label, done: dict[Label, asyncio.Event], pools: Pools) -> None:
@@ -350,6 +379,7 @@ class Scheduler:
                 break
         meta = {
             **dict(out.meta),
+            **PROVENANCE,
             "started_at": started_at,
             "ended_at": time.time(),
             "duration_s": round(duration, 6),
@@ -368,8 +398,7 @@ class Scheduler:
                 output_digest=digest, created_at=time.time(),
             )
             self.ac.put(record)
-            if self.tiers is not None:
-                self.tiers.publish(record, target)
+            await self._publish([(record, self.private(label))])
         self.events.emit(
             "action_finished", label=str(label), kind=target.kind, key=key, outcome=out.outcome,
             duration_s=round(duration, 6), reason=out.reason,

@@ -10,8 +10,8 @@ existence check: against real GCS the precondition still closes the race between
 
 Every failure to reach or use the bucket (connection, timeout, 401/403, missing bucket)
 becomes ``RemoteError`` with a one-line message naming the URL. Requests are bounded:
-2 s to connect, 30 s to read, retries give up after 2 s, so a down remote
-costs seconds, not minutes.
+2 s to connect, 30 s to read, transient errors retried for at most 10 s, a refused
+connection not retried at all, so a down remote costs seconds, not minutes.
 """
 
 from __future__ import annotations
@@ -27,11 +27,13 @@ from typing import BinaryIO
 import google.auth
 import requests
 from google.api_core import exceptions as gexc
+from google.api_core.retry import Retry
 from google.auth.credentials import AnonymousCredentials
 from google.auth.exceptions import GoogleAuthError
 from google.cloud import storage
-from google.cloud.storage.retry import DEFAULT_RETRY
+from google.cloud.storage.retry import _should_retry
 from google.resumable_media.common import InvalidResponse
+from urllib3.exceptions import NewConnectionError
 
 from alebuild.cache.remote import RemoteError, RemoteStore, object_name
 from alebuild.stores import parse_bucket_url
@@ -39,8 +41,28 @@ from alebuild.stores import parse_bucket_url
 __all__ = ["GcsStore"]
 
 TIMEOUT = (2.0, 30.0)  # (connect, read) seconds
-# Transient errors get a few quick retries; an unreachable remote fails within ~2 s.
-RETRY = DEFAULT_RETRY.with_delay(initial=0.2, maximum=1.0).with_timeout(2.0)
+
+
+def _retryable(exc: Exception) -> bool:
+    """The library's transient errors, except a refused or unresolvable connection: a
+    remote that is down fails at once instead of being retried."""
+    if isinstance(exc, requests.ConnectionError) and not isinstance(exc, requests.Timeout):
+        reason = getattr(exc.args[0] if exc.args else None, "reason", None)
+        if isinstance(reason, NewConnectionError):
+            return False
+    return _should_retry(exc)
+
+
+def _brief(exc: BaseException) -> str:
+    """``ConnectTimeout`` or ``ConnectionError: [Errno 111] Connection refused``: the
+    transport error without urllib3's wrapping."""
+    reason = getattr(exc.args[0] if exc.args else None, "reason", None)
+    detail = str(reason).rsplit(": ", 1)[-1] if reason is not None else ""
+    return f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__
+
+
+# Overloaded or flaky remotes (timeouts, 429, 5xx) get retries for up to 10 s in total.
+RETRY = Retry(predicate=_retryable, initial=0.2, maximum=2.0, multiplier=2.0, timeout=10.0)
 # Resumable uploads send this much per request; the library default (100 MiB) would buffer
 # that much per concurrent upload. Must be a multiple of 256 KiB.
 UPLOAD_CHUNK = 8 << 20
@@ -98,8 +120,10 @@ class GcsStore(RemoteStore):
             raise RemoteError(f"{self.url}: {exc.code} {exc.message}") from exc
         except gexc.RetryError as exc:
             cause = exc.cause if exc.cause is not None else exc
-            raise RemoteError(f"{self.url}: unreachable ({type(cause).__name__})") from exc
-        except (requests.RequestException, GoogleAuthError, InvalidResponse, OSError) as exc:
+            raise RemoteError(f"{self.url}: unreachable ({_brief(cause)})") from exc
+        except requests.RequestException as exc:
+            raise RemoteError(f"{self.url}: unreachable ({_brief(exc)})") from exc
+        except (GoogleAuthError, InvalidResponse, OSError) as exc:
             raise RemoteError(f"{self.url}: {type(exc).__name__}: {exc}") from exc
 
     def _object_missing(self) -> bool:

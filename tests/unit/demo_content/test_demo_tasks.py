@@ -124,6 +124,7 @@ def demo(tmp_path_factory):
         mp.setenv("REMOTE_ROOT_DIR", str(root))
         mp.delenv("REMOTE_OUTPUT_DIR", raising=False)
         mp.setenv("OS_TYPE", "linux")
+        mp.setattr(sys, "dont_write_bytecode", True)  # keep tasks/ free of __pycache__
         if added_path:
             sys.path.insert(0, str(REPO))
         sys.modules["cua_bench"] = _fake_cua_bench()
