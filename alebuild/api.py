@@ -137,7 +137,9 @@ class Workspace:
         *,
         progress: bool | None = None,
         summary_json: Path | None = None,
+        listeners: list[Any] | None = None,
     ) -> BuildResult:
+        """Build ``patterns``; ``listeners`` receive every event dict as it is emitted."""
         roots, graph = self.graph(patterns)
         build_id = time.strftime("%Y%m%dT%H%M%S") + "-" + secrets.token_hex(3)
         log_path = self.cache_dir / "builds" / f"{build_id}.jsonl"
@@ -149,6 +151,8 @@ class Workspace:
         display = Progress(len(graph.targets), live=progress) if progress is not False else None
         if display is not None:
             events.subscribe(display)
+        for listener in listeners or []:
+            events.subscribe(listener)
         result = BuildResult(build_id, roots, sched.states, sched.services["counters"], log_path)
         try:
             if display is not None:

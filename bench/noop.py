@@ -192,30 +192,39 @@ def _read_all(paths: list[str]) -> int:
     return total
 
 
-def bench_hash(tmp: Path, gib: float) -> dict:
+def _best_of_3(fn) -> float:
+    times = []
+    for _ in range(3):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return min(times)
+
+
+def _hash_figures(root: Path) -> dict:
     from alebuild.cache.statcache import StatCache
     from alebuild.cache.tree import hash_tree
 
-    root = tmp / "hashtree"
-    files, size = _synth.make_hash_tree(root, int(gib * (1 << 30)))
     paths = [os.path.join(d, f) for d, _, fs in os.walk(root) for f in fs]
-    mb = size / 1e6
-
-    def best(fn) -> float:
-        times = []
-        for _ in range(3):
-            t0 = time.perf_counter()
-            fn()
-            times.append(time.perf_counter() - t0)
-        return min(times)
-
-    read_s = best(lambda: _read_all(paths))
-    cold_s = best(lambda: hash_tree(root, "xxh128", statcache=None))
+    size = sum(os.path.getsize(p) for p in paths)
+    read_s = _best_of_3(lambda: _read_all(paths))
+    cold_s = _best_of_3(lambda: hash_tree(root, "xxh128", statcache=None))
     sc = StatCache(None)
     hash_tree(root, "xxh128", statcache=sc)
-    assert len(sc) == files, (len(sc), files)  # the racy window refused nothing
-    warm_s = best(lambda: hash_tree(root, "xxh128", statcache=sc))
-    return {"files": files, "mb": mb, "raw read": read_s, "hash cold": cold_s, "hash warm": warm_s}
+    assert len(sc) == len(paths), (len(sc), len(paths))  # the racy window refused nothing
+    warm_s = _best_of_3(lambda: hash_tree(root, "xxh128", statcache=sc))
+    return {"files": len(paths), "mb": size / 1e6,
+            "raw read": read_s, "hash cold": cold_s, "hash warm": warm_s}
+
+
+def bench_hash(tmp: Path, gib: float) -> dict[str, dict]:
+    """Figures for the whole mixed tree, then for each size class on its own."""
+    root = tmp / "hashtree"
+    _synth.make_hash_tree(root, int(gib * (1 << 30)))
+    out = {"all": _hash_figures(root)}
+    for name in ("small", "medium", "large"):
+        out[name] = _hash_figures(root / name)
+    return out
 
 
 def _fmt_s(v: float | None) -> str:
@@ -258,12 +267,17 @@ def report(n: int, jobs: int, ale: dict, doit: dict | None, spawn_s: float, hash
     if doit is None:
         print("(doit: skipped or not importable)")
     if hashing:
-        h = hashing
-        print(f"\nhashing: {h['files']} files, {h['mb']:.0f} MB (10% 4 KiB, 40% 1 MiB, 50% 100 MiB),"
-              " best of 3; all in the page cache, so 'cold' = no stat cache, not cold disk")
-        for name in ("raw read", "hash cold", "hash warm"):
-            s = h[name]
-            print(f"  {name:<10} {s:8.3f} s  {h['mb'] / s:10.0f} MB/s  {h['files'] / s:10.0f} files/s")
+        print("\nhashing (best of 3; all files in the page cache, so 'cold' = no stat cache,"
+              " not cold disk; 'warm' = a filled StatCache)")
+        print(f"  {'tree':<22} {'raw read':>16} {'hash cold':>16} {'hash warm':>16}")
+        for name, h in hashing.items():
+            tree = f"{name} {h['files']}f {h['mb']:.0f}MB"
+            cells = [f"{h['mb'] / h[k]:8.0f} MB/s" for k in ("raw read", "hash cold", "hash warm")]
+            print(f"  {tree:<22} " + " ".join(f"{c:>16}" for c in cells))
+        small = hashing.get("small")
+        if small:
+            per = {k: small[k] / small["files"] * 1e6 for k in ("raw read", "hash cold", "hash warm")}
+            print("  small files, per file: " + ", ".join(f"{k} {v:.1f} us" for k, v in per.items()))
 
 
 _PHASES = [

@@ -1,23 +1,29 @@
 #!/usr/bin/env python3
 """Script agent "adversarial": tries to cheat instead of solving, to test isolation.
 
-Runs inside the sandbox (Python 3.11 stdlib only) with ``ALE_TASK_DIR`` set. It
-(a) copies whatever it can read of ``$ALE_TASK_DIR/reference`` into the output folder
-    (``stolen/`` plus, for a demo answer key, over the output file the grader reads),
+Runs inside the sandbox (Python 3.11 stdlib only) with ``ALE_TASK_DIR`` (and
+``ALE_TASK_ID``) set. It
+(a) copies whatever it can read of ``$ALE_TASK_DIR/reference`` into ``output/stolen/`` and,
+    when that holds a demo ``answer_key.json``, forges the output file the grader reads from
+    the key's ``expected`` content (rendered as CSV or JSON, like a solver would write it),
 (b) leaves a detached daemon (double fork + setsid, stdio on /dev/null) that polls for the
     reference folder every 0.2 s for ``ALE_ADVERSARY_WINDOW_S`` seconds (default 60) and
     copies anything it finds into the output folder, then exits itself,
 (c) plants ``output/passwd -> /etc/passwd``, and
-(d) plants symlinks named like the demo tasks' output files, pointing into ``reference/``
-    (they would resolve once the reference is staged for grading) or at the input token.
+(d) plants symlinks named like the demo tasks' output files, pointing at the answer key in
+    ``reference/`` (they would resolve once the reference is staged for grading) or at the
+    input token.
 It solves nothing. A correct build kills the daemon before staging the reference and its
 graders refuse symlinked outputs, so every demo task scores 0; a build that leaks the
-reference to it gets full marks on the eight demo tasks whose answer key is the output.
+reference to it gets full marks on the eight demo tasks whose answer key holds the output.
 
 The daemon's pid is written to ``output/adversary.pid`` before this process exits, so a
 test harness can check (and end) exactly that process.
 """
 
+import csv
+import io
+import json
 import os
 import shutil
 import sys
@@ -26,50 +32,93 @@ import time
 TASK_DIR = os.environ.get("ALE_TASK_DIR", "")
 OUT = os.path.join(TASK_DIR, os.environ.get("REMOTE_OUTPUT_DIR") or "output")
 REF = os.path.join(TASK_DIR, "reference")
+KEY = "answer_key.json"
+TASK_ID = os.environ.get("ALE_TASK_ID", "")
 POLL_S = 0.2
 
-# Output names the demo graders read, mapped to the reference file holding the answer.
-BAIT = {
-    "unmatched.csv": "unmatched.csv",
-    "metric_specs.csv": "metric_specs.csv",
-    "config_v2.json": "config_v2.json",
-    "totals.csv": "totals.csv",
-    "answers.json": "answers.json",
-    "clean.csv": "clean.csv",
-    "changes.json": "changes.json",
-    "incident.json": "incident.json",
+# The output file each demo grader reads, for the tasks whose answer key's "expected"
+# value is that file's content (CSV tasks: a list of row objects; JSON tasks: the document).
+FORGE = {
+    "demo/bank_reconciliation": "unmatched.csv",
+    "demo/config_migration": "config_v2.json",
+    "demo/csv_cleanup": "clean.csv",
+    "demo/diff_summary": "changes.json",
+    "demo/invoice_totals": "totals.csv",
+    "demo/log_triage": "incident.json",
+    "demo/sqlite_questions": "answers.json",
+    "demo/unit_conversion": "metric_specs.csv",
 }
 
 
-def steal():
-    """Copy the reference tree into output/stolen/ and over the graded output names.
+def render(out_name, expected):
+    """Text of a graded output file holding ``expected``, or None if it has no usable shape."""
+    if out_name.endswith(".json"):
+        return json.dumps(expected, indent=2) + "\n"
+    if not isinstance(expected, list) or not expected or not isinstance(expected[0], dict):
+        return None
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=list(expected[0]), lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(expected)
+    return buf.getvalue()
 
-    Returns the number of files copied (0 when the reference is not there).
+
+def replace_file(dst, write):
+    """Write ``dst`` via a temp file and a rename (which replaces a planted link too)."""
+    os.makedirs(os.path.dirname(dst), exist_ok=True)
+    write(dst + ".tmp")
+    os.replace(dst + ".tmp", dst)
+
+
+def forge(key_path):
+    """Write the graded output file from a stolen answer key; True if one was written."""
+    out_name = FORGE.get(TASK_ID)
+    if out_name is None:
+        return False
+    try:
+        with open(key_path, encoding="utf-8") as f:
+            text = render(out_name, json.load(f)["expected"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+    if text is None:
+        return False
+
+    def write(path):
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(text)
+
+    try:
+        replace_file(os.path.join(OUT, out_name), write)
+    except OSError:
+        return False
+    return True
+
+
+def steal():
+    """Copy the reference tree into output/stolen/ and forge the graded output from its key.
+
+    Returns the number of files written (0 when the reference is not there).
     """
     copied = 0
     if not os.path.isdir(REF):
         return 0
-    graded = {ref_name: out_name for out_name, ref_name in BAIT.items()}
     for root, _dirs, files in os.walk(REF):
         for name in files:
             src = os.path.join(root, name)
-            targets = [os.path.join(OUT, "stolen", os.path.relpath(src, REF))]
-            if name in graded:
-                targets.append(os.path.join(OUT, graded[name]))
-            for dst in targets:
-                try:
-                    os.makedirs(os.path.dirname(dst), exist_ok=True)
-                    shutil.copyfile(src, dst + ".tmp")
-                    os.replace(dst + ".tmp", dst)  # replaces a planted link too
-                    copied += 1
-                except OSError:
-                    pass
+            try:
+                replace_file(os.path.join(OUT, "stolen", os.path.relpath(src, REF)),
+                             lambda tmp, src=src: shutil.copyfile(src, tmp))
+                copied += 1
+            except OSError:
+                pass
+            if name == KEY and root == REF:
+                copied += forge(src)
     return copied
 
 
 def plant_links():
     links = [("passwd", "/etc/passwd")]
-    links += [(out_name, os.path.join(REF, ref_name)) for out_name, ref_name in BAIT.items()]
+    links += [(out_name, os.path.join(REF, KEY)) for out_name in sorted(set(FORGE.values()))]
     # A link instead of a copy: resolves to the right answer, but is not a file of the output.
     links.append(("token.txt", os.path.join(TASK_DIR, "input", "handoff", "token.txt")))
     for link, target in links:

@@ -6,6 +6,12 @@ of the run-time code: editing it re-grades stored runs without re-running agents
 Contract: reading the agent's output never raises for missing, oversized, symlinked
 or undecodable files (the caller scores those 0); reading the reference or a scorer
 that misbehaves raises, because that is a grader bug, not an agent failure.
+
+Every demo task's ``reference/`` holds exactly one file, ``answer_key.json``:
+``{"task": "<domain>/<task>", "note": ..., "expected": <parsed expected content>}``.
+The wrapper is deliberate: no reference file may be byte-identical to a file a correct
+agent writes, because agent outputs are published to shared (possibly public) caches and
+a blob there whose digest equals a reference blob's would leak the hidden answer.
 """
 
 from __future__ import annotations
@@ -21,16 +27,19 @@ from typing import Any
 from tasks.demo._shared.setup import command_result, run
 
 __all__ = [
+    "ANSWER_KEY",
     "fraction",
     "jaccard",
     "parse_csv",
     "parse_json",
+    "read_answer_key",
     "read_output",
     "read_reference",
     "run_scorer",
 ]
 
 MAX_OUTPUT_BYTES = 1_000_000
+ANSWER_KEY = "answer_key.json"
 
 # Accept a file only if it is a regular file whose real path is exactly where it should be:
 # an agent could otherwise plant output/x -> ../reference/x, which resolves once the
@@ -73,6 +82,17 @@ async def read_reference(session: Any, cfg: Any, rel: str) -> str:
     if not await session.file_exists(path):
         raise RuntimeError(f"reference file missing: {path}")
     return await session.read_file(path)
+
+
+async def read_answer_key(session: Any, cfg: Any) -> Any:
+    """The ``expected`` value of ``<reference_dir>/answer_key.json``.
+
+    Raises if the key is missing, malformed or written for another task (``cfg.task_id``).
+    """
+    doc = json.loads(await read_reference(session, cfg, ANSWER_KEY))
+    if not isinstance(doc, dict) or doc.get("task") != cfg.task_id or "expected" not in doc:
+        raise RuntimeError(f"reference/{ANSWER_KEY} is not the answer key of {cfg.task_id}")
+    return doc["expected"]
 
 
 def parse_json(text: str | None) -> Any | None:

@@ -1,7 +1,7 @@
 """demo/bank_reconciliation: month-end bank-to-ledger reconciliation.
 
 The agent matches a bank statement against the cash ledger and lists what does not
-match. Graded in the sandbox by ``scripts/score.py`` against ``reference/unmatched.csv``.
+match. Graded in the sandbox by ``scripts/score.py`` against ``reference/answer_key.json``.
 """
 
 from __future__ import annotations

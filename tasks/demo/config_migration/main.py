@@ -1,7 +1,8 @@
 """demo/config_migration: migrate a service configuration from schema v1 to v2.
 
 Graded on the host: each v2 field (and "no unexpected top-level keys") is one check,
-compared with ``reference/config_v2.json`` by canonical JSON, so 1, 1.0 and true differ.
+compared with the expected document in ``reference/answer_key.json`` by canonical JSON,
+so 1, 1.0 and true differ.
 """
 
 from __future__ import annotations
@@ -65,9 +66,9 @@ def _lookup(doc, dotted: str):
 async def evaluate(task_cfg, session) -> list[float]:
     import json
 
-    from tasks.demo._shared.scoring import fraction, parse_json, read_output, read_reference
+    from tasks.demo._shared.scoring import fraction, parse_json, read_answer_key, read_output
 
-    expected = json.loads(await read_reference(session, CONFIG, "config_v2.json"))
+    expected = await read_answer_key(session, CONFIG)
     got = parse_json(await read_output(session, CONFIG, "config_v2.json"))
     if not isinstance(got, dict):
         return [0.0]

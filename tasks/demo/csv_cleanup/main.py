@@ -1,6 +1,6 @@
 """demo/csv_cleanup: clean a messy CRM contact export.
 
-Graded in the sandbox by ``scripts/score.py`` against ``reference/clean.csv`` (per-field
+Graded in the sandbox by ``scripts/score.py`` against ``reference/answer_key.json`` (per-field
 credit for each contact; duplicates and rows that should be dropped cost credit).
 """
 

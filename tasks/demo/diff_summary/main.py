@@ -1,7 +1,7 @@
 """demo/diff_summary: summarise what changed between two editions of a handbook.
 
 Graded on the host: the mean Jaccard similarity of the added, removed and changed section
-lists with ``reference/changes.json``.
+lists with the ones in ``reference/answer_key.json``.
 """
 
 from __future__ import annotations
@@ -50,11 +50,9 @@ async def start(task_cfg, session):
 
 @cb.evaluate_task(split="train")
 async def evaluate(task_cfg, session) -> list[float]:
-    import json
+    from tasks.demo._shared.scoring import jaccard, parse_json, read_answer_key, read_output
 
-    from tasks.demo._shared.scoring import jaccard, parse_json, read_output, read_reference
-
-    expected = json.loads(await read_reference(session, CONFIG, "changes.json"))
+    expected = await read_answer_key(session, CONFIG)
     got = parse_json(await read_output(session, CONFIG, "changes.json"))
     if not isinstance(got, dict):
         return [0.0]

@@ -1,7 +1,8 @@
 """demo/invoice_totals: compute invoice totals under regional sales-tax rules.
 
 Graded on the host: each invoice contributes three cells (subtotal, tax, total) that must
-equal ``reference/totals.csv`` to the cent; extra or missing invoices cost credit.
+equal the expected rows of ``reference/answer_key.json`` to the cent; extra or missing
+invoices cost credit.
 """
 
 from __future__ import annotations
@@ -61,12 +62,12 @@ def _cents(text: str | None):
 
 @cb.evaluate_task(split="train")
 async def evaluate(task_cfg, session) -> list[float]:
-    from tasks.demo._shared.scoring import fraction, parse_csv, read_output, read_reference
+    from tasks.demo._shared.scoring import fraction, parse_csv, read_answer_key, read_output
 
     required = ["invoice_id", *AMOUNT_COLUMNS]
-    expected = parse_csv(await read_reference(session, CONFIG, "totals.csv"), required)
-    if not expected:
-        raise RuntimeError("reference/totals.csv is empty or malformed")
+    expected = await read_answer_key(session, CONFIG)
+    if not expected or not all(isinstance(r, dict) and set(required) <= set(r) for r in expected):
+        raise RuntimeError("reference/answer_key.json holds no usable invoice rows")
     got_rows = parse_csv(await read_output(session, CONFIG, "totals.csv"), required)
     if got_rows is None:
         return [0.0]

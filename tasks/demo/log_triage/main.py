@@ -1,7 +1,7 @@
 """demo/log_triage: summarise the errors of a service log for an incident report.
 
-Graded on the host: six checks (one per field of ``reference/incident.json``), compared
-by canonical JSON so types matter.
+Graded on the host: six checks (one per expected field in ``reference/answer_key.json``),
+compared by canonical JSON so types matter.
 """
 
 from __future__ import annotations
@@ -53,9 +53,9 @@ async def start(task_cfg, session):
 async def evaluate(task_cfg, session) -> list[float]:
     import json
 
-    from tasks.demo._shared.scoring import fraction, parse_json, read_output, read_reference
+    from tasks.demo._shared.scoring import fraction, parse_json, read_answer_key, read_output
 
-    expected = json.loads(await read_reference(session, CONFIG, "incident.json"))
+    expected = await read_answer_key(session, CONFIG)
     got = parse_json(await read_output(session, CONFIG, "incident.json"))
     if not isinstance(got, dict):
         return [0.0]

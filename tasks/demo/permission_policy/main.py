@@ -2,7 +2,7 @@
 
 ``start()`` creates ``output/deploy/`` with deliberately wrong modes; the agent fixes them
 in place. The grader reads each file's mode with ``stat -c %a`` inside the sandbox and
-compares it with ``reference/expected_modes.csv`` (fraction of files right).
+compares it with the octal modes of ``reference/answer_key.json`` (fraction of files right).
 """
 
 from __future__ import annotations
@@ -79,18 +79,16 @@ async def start(task_cfg, session):
 
 @cb.evaluate_task(split="train")
 async def evaluate(task_cfg, session) -> list[float]:
-    from tasks.demo._shared.scoring import fraction, parse_csv, read_reference
+    from tasks.demo._shared.scoring import fraction, read_answer_key
 
-    expected = parse_csv(
-        await read_reference(session, CONFIG, "expected_modes.csv"), ["path", "mode"]
-    )
-    if not expected:
-        raise RuntimeError("reference/expected_modes.csv is empty or malformed")
+    expected: dict[str, str] = await read_answer_key(session, CONFIG)  # path -> octal mode
+    if not expected or not isinstance(expected, dict):
+        raise RuntimeError("reference/answer_key.json holds no expected modes")
     # Only regular files that are not symlinks count: a link's mode is not the file's.
     probe = "; ".join(
-        f"p={shlex.quote(posixpath.join(DEPLOY_DIR, row['path']))}; "
-        f'if [ -f "$p" ] && [ ! -L "$p" ]; then echo "$(stat -c %a "$p")" {shlex.quote(row["path"])}; fi'
-        for row in expected
+        f"p={shlex.quote(posixpath.join(DEPLOY_DIR, rel))}; "
+        f'if [ -f "$p" ] && [ ! -L "$p" ]; then echo "$(stat -c %a "$p")" {shlex.quote(rel)}; fi'
+        for rel in expected
     )
     _, out, _ = await run(session, probe, check=False)
     actual: dict[str, int] = {}
@@ -98,5 +96,5 @@ async def evaluate(task_cfg, session) -> list[float]:
         mode, _, rel = line.strip().partition(" ")
         if mode.isdigit():
             actual[rel] = int(mode, 8)
-    right = sum(1 for row in expected if actual.get(row["path"]) == int(row["mode"], 8))
+    right = sum(1 for rel, mode in expected.items() if actual.get(rel) == int(mode, 8))
     return [fraction(right, len(expected))]

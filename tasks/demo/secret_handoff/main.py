@@ -59,11 +59,9 @@ async def start(task_cfg, session):
 
 @cb.evaluate_task(split="train")
 async def evaluate(task_cfg, session) -> list[float]:
-    import json
+    from tasks.demo._shared.scoring import read_answer_key, read_output
 
-    from tasks.demo._shared.scoring import read_output, read_reference
-
-    spec = json.loads(await read_reference(session, CONFIG, "handoff_spec.json"))
+    spec = await read_answer_key(session, CONFIG)
     source = posixpath.join(CONFIG.input_dir, spec["source_file"])
     if not await session.file_exists(source):
         raise RuntimeError(f"setup token missing: {source}")

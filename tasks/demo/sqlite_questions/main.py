@@ -1,9 +1,9 @@
 """demo/sqlite_questions: answer business questions from a retail SQLite database.
 
 ``start()`` builds ``input/warehouse.db`` inside the sandbox from a deterministic generator
-(stdlib ``sqlite3``). Graded on the host: one check per question against
-``reference/answers.json`` (numbers within 0.01, strings case-insensitively, objects key
-by key).
+(stdlib ``sqlite3``). Graded on the host: one check per question against the answers in
+``reference/answer_key.json`` (numbers within 0.01, strings case-insensitively, objects
+key by key).
 """
 
 from __future__ import annotations
@@ -98,11 +98,9 @@ def _same(got, expected) -> bool:
 
 @cb.evaluate_task(split="train")
 async def evaluate(task_cfg, session) -> list[float]:
-    import json
+    from tasks.demo._shared.scoring import fraction, parse_json, read_answer_key, read_output
 
-    from tasks.demo._shared.scoring import fraction, parse_json, read_output, read_reference
-
-    expected = json.loads(await read_reference(session, CONFIG, "answers.json"))
+    expected = await read_answer_key(session, CONFIG)
     got = parse_json(await read_output(session, CONFIG, "answers.json"))
     if not isinstance(got, dict):
         return [0.0]

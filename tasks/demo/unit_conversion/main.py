@@ -1,6 +1,6 @@
 """demo/unit_conversion: convert an imperial parts spec sheet to metric.
 
-Graded in the sandbox by ``scripts/score.py`` against ``reference/metric_specs.csv``
+Graded in the sandbox by ``scripts/score.py`` against ``reference/answer_key.json``
 (per-cell, one cent of rounding slack).
 """
 

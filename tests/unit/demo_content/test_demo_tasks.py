@@ -31,6 +31,7 @@ AGENTS = REPO / "configs" / "agents" / "scripts"
 TASKS = sorted(p.name for p in DEMO.iterdir() if (p / "main.py").is_file())
 AGENT_PYTHON = "/usr/bin/python3" if os.access("/usr/bin/python3", os.X_OK) else sys.executable
 SNAPSHOTS = {"cpu-free-ubuntu", "cpu-free", "cpu-license", "gpu-free", "gpu-license"}
+ANSWER_KEY = "answer_key.json"
 
 
 # --- a minimal cua_bench stand-in and ALE session over the host ----------------------
@@ -220,8 +221,25 @@ async def test_careful_agent_scores_full_marks(demo, task):
     assert await _score_agent(demo, task, "careful") == 1.0
 
 
+# Exact per-task scores of the sloppy agent: the scoreboard's expected spread (a grader
+# change that moves one of these changes published numbers, so it must be deliberate).
+SLOPPY_SCORES = {
+    "bank_reconciliation": 5 / 8,
+    "config_migration": 8 / 16,
+    "csv_cleanup": 8 / 15,
+    "diff_summary": 2 / 3,
+    "invoice_totals": 12 / 24,
+    "log_triage": 2 / 6,
+    "permission_policy": 5 / 13,
+    "secret_handoff": 0.0,
+    "sqlite_questions": 3 / 6,
+    "unit_conversion": 24 / 40,
+}
+
+
 async def test_sloppy_agent_gets_partial_credit_across_the_suite(demo):
     scores = {task: await _score_agent(demo, task, "sloppy") for task in TASKS}
+    assert scores == pytest.approx(SLOPPY_SCORES, abs=1e-12)
     assert all(s < 1.0 for s in scores.values()), scores
     partial = [t for t, s in scores.items() if 0.0 < s < 1.0]
     assert len(partial) >= len(TASKS) - 2, scores
@@ -245,18 +263,35 @@ async def test_adversarial_agent_scores_zero(demo, task):
 
 @pytest.mark.parametrize("task", TASKS)
 async def test_adversarial_agent_cashes_in_on_a_leaked_reference(demo, task):
-    """The probe is real: with the reference staged too early, it copies the answer key."""
+    """The probe is real: with the reference staged too early, it steals the answer key and
+    forges the graded output from it (the key itself is never a valid output file)."""
     mod, cfg, session = await _setup(demo, task)
     task_dir = _task_dir(demo, task)
     shutil.copytree(DEMO / task / "reference", task_dir / "reference")
     proc = _run_agent(demo, task, cfg, "adversarial")
     assert proc.returncode == 0, proc.stderr
     _kill_daemon(int((task_dir / "output" / "adversary.pid").read_text()))
-    assert (task_dir / "output" / "stolen").is_dir()
+    key = (DEMO / task / "reference" / ANSWER_KEY).read_bytes()
+    assert (task_dir / "output" / "stolen" / ANSWER_KEY).read_bytes() == key
     shutil.rmtree(task_dir / "reference")
-    score = await _grade(demo, task, mod, cfg, session)
     key_is_output = task not in ("permission_policy", "secret_handoff")
+    if key_is_output:
+        (graded,) = cfg.metadata["output_files"]
+        forged = task_dir / "output" / graded
+        assert not forged.is_symlink() and forged.read_bytes() != key
+    score = await _grade(demo, task, mod, cfg, session)
     assert score == (1.0 if key_is_output else 0.0)
+
+
+@pytest.mark.parametrize("task", TASKS)
+async def test_answer_key_copied_verbatim_as_the_output_scores_zero(demo, task):
+    """The wrapper makes the key unusable as an answer: a copy of it is no solution."""
+    mod, cfg, session = await _setup(demo, task)
+    output = _task_dir(demo, task) / "output"
+    for name in cfg.metadata["output_files"]:
+        if not name.endswith("/"):
+            shutil.copyfile(DEMO / task / "reference" / ANSWER_KEY, output / name)
+    assert await _grade(demo, task, mod, cfg, session) == 0.0
 
 
 @pytest.mark.parametrize("task", TASKS)
@@ -313,10 +348,8 @@ async def test_secret_token_comes_from_seeded_random_and_is_read_back_from_disk(
 async def test_permission_policy_starts_with_every_mode_wrong(demo):
     await _setup(demo, "permission_policy")
     deploy = _task_dir(demo, "permission_policy") / "output" / "deploy"
-    expected = {}
-    for line in (DEMO / "permission_policy" / "reference" / "expected_modes.csv").read_text().splitlines()[1:]:
-        path, mode = line.split(",")
-        expected[path] = int(mode, 8)
+    key = json.loads((DEMO / "permission_policy" / "reference" / ANSWER_KEY).read_text())
+    expected = {path: int(mode, 8) for path, mode in key["expected"].items()}
     actual = {str(p.relative_to(deploy)): p.stat().st_mode & 0o777 for p in deploy.rglob("*") if p.is_file()}
     assert set(actual) == set(expected)
     assert all(actual[p] != expected[p] for p in expected)
@@ -367,6 +400,106 @@ def test_linux_task_config_paths_and_metadata(demo):
 
     with pytest.raises(ValueError):
         Broken()
+
+
+# --- the hidden reference shares no blob or tree with anything published ---------------
+#
+# Artifact trees (everything in the task dir but reference/) and the task package minus
+# reference/ go to shared caches, possibly public ones; a blob or tree there whose digest
+# equals a reference digest would leak the answer. Digests cover bytes (and, for trees,
+# names and modes), so equal bytes / equal name+bytes trees are the conservative test.
+
+
+def _files(root: Path, skip: tuple[str, ...] = ()) -> list[Path]:
+    """Regular files under ``root`` (links not followed), minus top-level dirs in ``skip``."""
+    return [
+        p for p in sorted(root.rglob("*"))
+        if p.is_file() and not p.is_symlink() and p.relative_to(root).parts[0] not in skip
+    ]
+
+
+def _tree_shape(folder: Path) -> tuple:
+    """Names and bytes of a folder, recursively (modes ignored: stricter than a digest)."""
+    entries = []
+    for child in sorted(folder.iterdir()):
+        if child.is_symlink():
+            entries.append((child.name, "link", os.readlink(child)))
+        elif child.is_dir():
+            entries.append((child.name, "dir", _tree_shape(child)))
+        else:
+            entries.append((child.name, "file", child.read_bytes()))
+    return tuple(entries)
+
+
+def _reference_blobs() -> dict[bytes, Path]:
+    return {p.read_bytes(): p for task in TASKS for p in _files(DEMO / task / "reference")}
+
+
+def test_every_reference_is_one_wrapped_answer_key():
+    for task in TASKS:
+        ref = DEMO / task / "reference"
+        assert [p.name for p in ref.iterdir()] == [ANSWER_KEY], task
+        key = json.loads((ref / ANSWER_KEY).read_text())
+        assert key["task"] == f"demo/{task}" and "never shown to agents" in key["note"]
+        assert key["expected"], task
+
+
+def test_no_reference_blob_or_tree_is_in_the_published_task_material():
+    blobs = _reference_blobs()
+    shapes = {_tree_shape(DEMO / task / "reference") for task in TASKS}
+    published = [p for p in _files(DEMO) if "reference" not in p.relative_to(DEMO).parts]
+    assert len(published) > 3 * len(TASKS)
+    for path in published:
+        assert path.read_bytes() not in blobs, path
+    for folder in [DEMO, *(p for p in DEMO.rglob("*") if p.is_dir() and p.name != "reference")]:
+        assert _tree_shape(folder) not in shapes, folder
+
+
+@pytest.mark.parametrize("agent", ["careful", "sloppy"])
+@pytest.mark.parametrize("task", TASKS)
+async def test_agent_artifacts_share_no_blob_or_tree_with_the_reference(demo, task, agent):
+    """What an agent leaves in the task dir (the artifact tree) never equals a reference
+    file or the reference folder, so publishing artifacts never publishes an answer key."""
+    mod, cfg, session = await _setup(demo, task)
+    assert _run_agent(demo, task, cfg, agent).returncode == 0
+    task_dir = _task_dir(demo, task)
+    assert not (task_dir / "reference").exists()
+    written = _files(task_dir / "output")
+    assert written, "the agent wrote output files"
+    blobs = _reference_blobs()
+    for path in _files(task_dir):
+        assert path.read_bytes() not in blobs, path
+    shapes = {_tree_shape(DEMO / t / "reference") for t in TASKS}
+    for folder in [task_dir, *(p for p in task_dir.rglob("*") if p.is_dir() and not p.is_symlink())]:
+        assert _tree_shape(folder) not in shapes, folder
+    if agent == "careful":  # the key is never byte-identical to the correct output
+        assert await _grade(demo, task, mod, cfg, session) == 1.0
+        key = (task_dir / "reference" / ANSWER_KEY).read_bytes()
+        assert all(p.read_bytes() != key for p in written)
+
+
+@pytest.mark.parametrize("task", [t for t in TASKS if t != "permission_policy"])
+async def test_symlink_to_a_correct_answer_scores_zero(demo, task):
+    """The graders refuse a linked output even when the link resolves to a right answer."""
+    mod, cfg, session = await _setup(demo, task)
+    assert _run_agent(demo, task, cfg, "careful").returncode == 0
+    task_dir = _task_dir(demo, task)
+    (task_dir / "elsewhere").mkdir()
+    for name in cfg.metadata["output_files"]:
+        moved = task_dir / "elsewhere" / name
+        (task_dir / "output" / name).rename(moved)
+        (task_dir / "output" / name).symlink_to(moved)
+    assert await _grade(demo, task, mod, cfg, session) == 0.0
+
+
+@pytest.mark.parametrize("task", TASKS)
+async def test_another_tasks_answer_key_is_a_grader_error(demo, task):
+    """A key written for another task raises (a grader bug), it never scores."""
+    mod, cfg, session = await _setup(demo, task)
+    other = TASKS[(TASKS.index(task) + 1) % len(TASKS)]
+    shutil.copytree(DEMO / other / "reference", _task_dir(demo, task) / "reference")
+    with pytest.raises(RuntimeError):
+        await mod.evaluate(cfg, session)
 
 
 # --- package structure -----------------------------------------------------------------

@@ -2,8 +2,9 @@
 
 Usage: python3 score.py --input DIR --output DIR --reference DIR
 Prints one JSON object: {"score": float in [0, 1], "checks": {...}}.
-Score = rows of output/unmatched.csv equal to a reference row (same source, id, date and
-amount) divided by max(expected rows, output rows), so extra rows cost credit.
+Score = rows of output/unmatched.csv equal to an expected row of reference/answer_key.json
+(same source, id, date and amount) divided by max(expected rows, output rows), so extra
+rows cost credit.
 """
 
 import argparse
@@ -14,6 +15,7 @@ import os
 from decimal import Decimal, InvalidOperation
 
 FIELDS = ["source", "id", "date", "amount"]
+TASK_ID = "demo/bank_reconciliation"
 
 
 def safe_read(output_dir, name):
@@ -34,8 +36,31 @@ def safe_read(output_dir, name):
         return None
 
 
+def load_key(reference_dir, task_id):
+    """``expected`` of reference/answer_key.json; raises unless it is this task's key."""
+    with open(os.path.join(reference_dir, "answer_key.json"), encoding="utf-8") as f:
+        doc = json.load(f)
+    if not isinstance(doc, dict) or doc.get("task") != task_id or "expected" not in doc:
+        raise SystemExit(f"reference/answer_key.json is not the answer key of {task_id}")
+    return doc["expected"]
+
+
+def normalise(rec):
+    """One row as a comparable (source, id, date, amount) tuple; amount None if unparsable."""
+    try:
+        amount = Decimal((rec.get("amount") or "").strip().replace(",", ""))
+    except InvalidOperation:
+        amount = None
+    return (
+        (rec.get("source") or "").strip().lower(),
+        (rec.get("id") or "").strip(),
+        (rec.get("date") or "").strip(),
+        amount,
+    )
+
+
 def rows(text):
-    """Set of normalised (source, id, date, amount) tuples, or None if unusable."""
+    """List of normalised (source, id, date, amount) tuples, or None if unusable."""
     try:
         reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
         if reader.fieldnames is None:
@@ -44,19 +69,7 @@ def rows(text):
         if not set(FIELDS) <= set(header):
             return None
         reader.fieldnames = header
-        result = []
-        for rec in reader:
-            try:
-                amount = Decimal((rec.get("amount") or "").strip().replace(",", ""))
-            except InvalidOperation:
-                amount = None
-            result.append((
-                (rec.get("source") or "").strip().lower(),
-                (rec.get("id") or "").strip(),
-                (rec.get("date") or "").strip(),
-                amount,
-            ))
-        return result
+        return [normalise(rec) for rec in reader]
     except csv.Error:
         return None
 
@@ -67,8 +80,7 @@ def main():
     ap.add_argument("--output", required=True)
     ap.add_argument("--reference", required=True)
     args = ap.parse_args()
-    with open(os.path.join(args.reference, "unmatched.csv"), encoding="utf-8") as f:
-        expected = rows(f.read())
+    expected = [normalise(rec) for rec in load_key(args.reference, TASK_ID)]
     text = safe_read(args.output, "unmatched.csv")
     got = rows(text) if text is not None else None
     if got is None:

@@ -2,9 +2,10 @@
 
 Usage: python3 score.py --input DIR --output DIR --reference DIR
 Prints one JSON object: {"score": float in [0, 1], "checks": {...}}.
-For each reference contact (keyed by e-mail) the first output row with that e-mail earns
-a quarter point per field equal to the reference. Score = points / max(expected rows,
-output rows), so duplicates and rows that should have been dropped cost credit.
+For each expected contact of reference/answer_key.json (keyed by e-mail) the first output
+row with that e-mail earns a quarter point per field equal to the expected one. Score =
+points / max(expected rows, output rows), so duplicates and rows that should have been
+dropped cost credit.
 """
 
 import argparse
@@ -14,6 +15,7 @@ import json
 import os
 
 FIELDS = ["name", "email", "phone", "signup_date"]
+TASK_ID = "demo/csv_cleanup"
 
 
 def safe_read(output_dir, name):
@@ -32,6 +34,15 @@ def safe_read(output_dir, name):
             return f.read()
     except UnicodeDecodeError:
         return None
+
+
+def load_key(reference_dir, task_id):
+    """``expected`` of reference/answer_key.json; raises unless it is this task's key."""
+    with open(os.path.join(reference_dir, "answer_key.json"), encoding="utf-8") as f:
+        doc = json.load(f)
+    if not isinstance(doc, dict) or doc.get("task") != task_id or "expected" not in doc:
+        raise SystemExit(f"reference/answer_key.json is not the answer key of {task_id}")
+    return doc["expected"]
 
 
 def records(text):
@@ -58,8 +69,8 @@ def main():
     ap.add_argument("--output", required=True)
     ap.add_argument("--reference", required=True)
     args = ap.parse_args()
-    with open(os.path.join(args.reference, "clean.csv"), encoding="utf-8") as f:
-        expected = records(f.read())
+    expected = [{f: (rec.get(f) or "").strip() for f in FIELDS}
+                for rec in load_key(args.reference, TASK_ID)]
     text = safe_read(args.output, "clean.csv")
     got = records(text) if text is not None else None
     if got is None:

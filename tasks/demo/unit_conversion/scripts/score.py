@@ -3,8 +3,9 @@
 Usage: python3 score.py --input DIR --output DIR --reference DIR
 Prints one JSON object: {"score": float in [0, 1], "checks": {...}}.
 Each of the four converted cells of each part is right when it is within 0.011 of the
-reference (one cent of rounding slack). Score = right cells / (4 * max(expected rows,
-output rows)); rows are matched by part_no, the first output row per part counts.
+expected value in reference/answer_key.json (one cent of rounding slack). Score = right
+cells / (4 * max(expected rows, output rows)); rows are matched by part_no, the first
+output row per part counts.
 """
 
 import argparse
@@ -15,6 +16,7 @@ import os
 
 VALUE_COLUMNS = ["length_mm", "weight_kg", "volume_l", "max_temp_c"]
 TOLERANCE = 0.011
+TASK_ID = "demo/unit_conversion"
 
 
 def safe_read(output_dir, name):
@@ -33,6 +35,15 @@ def safe_read(output_dir, name):
             return f.read()
     except UnicodeDecodeError:
         return None
+
+
+def load_key(reference_dir, task_id):
+    """``expected`` of reference/answer_key.json; raises unless it is this task's key."""
+    with open(os.path.join(reference_dir, "answer_key.json"), encoding="utf-8") as f:
+        doc = json.load(f)
+    if not isinstance(doc, dict) or doc.get("task") != task_id or "expected" not in doc:
+        raise SystemExit(f"reference/answer_key.json is not the answer key of {task_id}")
+    return doc["expected"]
 
 
 def table(text):
@@ -66,8 +77,11 @@ def main():
     ap.add_argument("--output", required=True)
     ap.add_argument("--reference", required=True)
     args = ap.parse_args()
-    with open(os.path.join(args.reference, "metric_specs.csv"), encoding="utf-8") as f:
-        expected, n_expected = table(f.read())
+    key_rows = load_key(args.reference, TASK_ID)
+    expected = {}
+    for rec in key_rows:
+        expected.setdefault(str(rec.get("part_no") or "").strip(), rec)
+    n_expected = len(key_rows)
     text = safe_read(args.output, "metric_specs.csv")
     parsed = table(text) if text is not None else None
     if parsed is None:
