@@ -21,6 +21,7 @@ from typing import Any
 from alebuild.cache.action_cache import ActionCache
 from alebuild.cache.cas import LocalCAS
 from alebuild.cache.gc import gc as gc_blobs
+from alebuild.cache.gc import reachable, select_victims
 from alebuild.cache.remote import open_store
 from alebuild.cache.statcache import StatCache
 from alebuild.cache.tiers import RemoteTiers
@@ -253,10 +254,18 @@ class Workspace:
         return len(digests)
 
     def cache_gc(self, max_size: int | None, max_age_s: float | None = None) -> Any:
-        from alebuild.cache.gc import reachable
-
         keep = reachable(self.cas, self.pinned_digests())
         return gc_blobs(self.cas, max_size, max_age_s, keep, time.time())
+
+    def remote_gc(self, url: str, max_size: int | None, max_age_s: float | None, apply: bool) -> Any:
+        """LRU over a remote store's blobs, keeping what local pins reach; dry run unless ``apply``."""
+        store = open_store(url)
+        keep = reachable(self.cas, self.pinned_digests())
+        report = select_victims(store.list_blobs(), max_size, max_age_s, keep, time.time())
+        if apply:
+            for digest in report.victims:
+                store.delete_blob(digest)
+        return report
 
 
 def _write_json_atomic(path: Path, data: Any) -> None:

@@ -72,6 +72,8 @@ def _parser() -> argparse.ArgumentParser:
     g = csub.add_parser("gc")
     g.add_argument("--max-size", default=None, help="e.g. 50G")
     g.add_argument("--max-age", type=float, default=None, help="days")
+    g.add_argument("--remote", metavar="URL", help="collect a remote store instead (dry run unless --apply)")
+    g.add_argument("--apply", action="store_true", help="with --remote: really delete")
     return p
 
 
@@ -218,7 +220,13 @@ def _cmd_cache(ws: Any, args: argparse.Namespace) -> int:
 
         max_size = parse_size(args.max_size) if args.max_size else None
         max_age = args.max_age * 86400 if args.max_age is not None else None
-        print(ws.cache_gc(max_size, max_age))
+        if args.remote:
+            report = ws.remote_gc(args.remote, max_size, max_age, args.apply)
+            verb = "removed" if args.apply else "would remove (dry run; --apply to delete)"
+        else:
+            report = ws.cache_gc(max_size, max_age)
+            verb = "removed"
+        print(f"{verb}: {report.removed} blobs, {report.freed} bytes; kept {report.kept} bytes")
     return 0
 
 

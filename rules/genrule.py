@@ -12,7 +12,7 @@ import glob
 import os
 import signal
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from alebuild.core.errors import UserError
 from alebuild.core.labels import Label
@@ -28,6 +28,8 @@ class GenruleSpec(Spec):
     outs: list[str]
     cmd: str
     timeout_s: float | None = None
+    # private outputs (and everything built from them) never go to a public remote store
+    visibility: Literal["public", "private"] = not_keyed("public")
     doc: str = not_keyed("")
 
 

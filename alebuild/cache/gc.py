@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from alebuild.cache.cas import CorruptBlobError, LocalCAS, MissingBlobError
 from alebuild.cache.tree import parse_tree_object
 
-__all__ = ["GcReport", "gc", "reachable", "parse_size"]
+__all__ = ["GcReport", "gc", "reachable", "parse_size", "select_victims"]
 
 # Temp files older than this are leftovers of crashed writers, not writes in flight.
 _STALE_TEMP_S = 24 * 3600
@@ -28,6 +28,7 @@ class GcReport:
     removed: int = 0
     freed: int = 0
     kept: int = 0
+    victims: list[str] = field(default_factory=list)
 
 
 def parse_size(text: str | int) -> int:
@@ -77,20 +78,37 @@ def gc(
     no unpinned blob is older than ``max_age_s``. Digests in ``keep`` are never evicted
     (so the result can stay above ``max_size`` when pinned data alone exceeds it).
     """
+    report = select_victims(cas.iter_blobs(), max_size, max_age_s, keep, now)
+    for d in report.victims:
+        cas.delete(d)
+    cas.clean_temp(now - _STALE_TEMP_S)
+    return report
+
+
+def select_victims(
+    blobs: Iterable[tuple[str, int, float]],
+    max_size: int | None,
+    max_age_s: float | None,
+    keep: set[str],
+    now: float,
+) -> GcReport:
+    """Which blobs (digest, size, last-used time) an LRU pass evicts; nothing is deleted.
+
+    Shared by the local CAS and remote stores (whose clock is the object's update time).
+    """
     report = GcReport()
-    blobs = sorted(cas.iter_blobs(), key=lambda b: (b[2], b[0]))
-    total = sum(size for _d, size, _m in blobs)
-    for d, size, mtime in blobs:
+    ordered = sorted(blobs, key=lambda b: (b[2], b[0]))
+    total = sum(size for _d, size, _m in ordered)
+    for d, size, mtime in ordered:
         if d in keep:
             continue
         too_old = max_age_s is not None and now - mtime > max_age_s
         too_big = max_size is not None and total > max_size
         if not (too_old or too_big):
             continue
-        cas.delete(d)
+        report.victims.append(d)
         total -= size
         report.removed += 1
         report.freed += size
     report.kept = total
-    cas.clean_temp(now - _STALE_TEMP_S)
     return report

@@ -64,6 +64,15 @@ def test_two_checkouts_same_hash_and_noop_rebuild(small_cold, tmp_path: Path) ->
     assert keys_a == keys_b
     assert cold_b["sandboxes_provisioned"] == len(ALL_UNITS)  # one per run, one per grade
     assert cold_b["images_built"] == 1
+    # No keyfile names a host path of either checkout or cache.
+    workspace = ws_b.workspace()
+    try:
+        keyfiles = [json.dumps(rec.keyfile) for rec in workspace.action_cache.iter_records()]
+    finally:
+        workspace.close()
+    assert len(keyfiles) == len(expected)
+    for host_path in (ws_a.root, ws_b.root, ws_a.cache, ws_b.cache):
+        assert not any(str(host_path) in k for k in keyfiles)
 
     # A no-op rebuild through the CLI: nothing runs, nothing is provisioned or built.
     summary_path = tmp_path / "noop.json"
@@ -220,7 +229,8 @@ def test_prompt_suffix_reason_in_plan(small_ws: DemoWorkspace) -> None:
         assert plan[label].reasons == ["field_changed: agent_run.prompt_suffix"]
     proc = small_ws.cli("plan", EXP)
     assert proc.returncode == 0, proc.stderr
-    assert f"run    {unit('careful', LOG, 'run')}  [agent_run]  field_changed: agent_run.prompt_suffix" in proc.stdout
+    line = next(ln for ln in proc.stdout.splitlines() if unit("careful", LOG, "run") in ln)
+    assert line.startswith("run") and "field_changed: agent_run.prompt_suffix" in line
 
 
 # -- engine bugs found by these tests (see the report) ------------------------------------

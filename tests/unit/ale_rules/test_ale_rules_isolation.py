@@ -96,13 +96,13 @@ def test_wall_time_ends_agent_and_grade_still_runs(tmp_path: Path) -> None:
     assert again["executed"] == [] and run_label in again["cached"]
 
 
-LEAKY = '''\
+LEAKY = f'''\
 import os, sys
-value = os.environ.get("%s", "")
+value = os.environ.get("{SECRET_NAME}", "")
 print("leaky: the secret is", value)
 print("leaky: again", value, file=sys.stderr)
 sys.exit(0 if value else 3)
-''' % SECRET_NAME
+'''
 
 
 def _leaky_workspace(tmp_path: Path) -> DemoWorkspace:
