@@ -14,7 +14,7 @@ from typing import Any
 
 from alebuild.core.errors import UserError
 
-COMMANDS = {"build", "plan", "query", "explain", "clean", "cache", "show", "reproduce", "pin"}
+COMMANDS = {"build", "plan", "query", "explain", "clean", "cache", "show", "reproduce", "pin", "sandboxes"}
 EXTRA_COMMANDS: dict[str, str] = {}  # name -> "module:function" for commands added by adapters
 
 
@@ -61,9 +61,16 @@ def _parser() -> argparse.ArgumentParser:
 
     rp = sub.add_parser("reproduce", help="re-grade every unit of a result and compare scores")
     rp.add_argument("ref", help="a result hash, or a manifest.json file (a claim to check)")
+    rp.add_argument("--rerun-agents", action="store_true",
+                    help="also sample every agent again and compare means (bootstrap 95%% CI)")
 
     pn = sub.add_parser("pin", help="keep a result reproducible: its blobs survive cache gc")
     pn.add_argument("ref", help="a result hash")
+
+    sbx = sub.add_parser("sandboxes", help="sandboxes left behind by crashed builds")
+    ssub = sbx.add_subparsers(dest="sandboxes_command", required=True)
+    sg = ssub.add_parser("gc", help="delete leaked sandboxes (never those of a live build)")
+    sg.add_argument("--build-id", default=None, help="only sandboxes of builds whose id starts so")
 
     cache = sub.add_parser("cache", help="local cache maintenance")
     csub = cache.add_subparsers(dest="cache_command", required=True)
@@ -250,10 +257,46 @@ def _cmd_reproduce(ws: Any, args: argparse.Namespace) -> int:
 
     result_hash, manifest = load_manifest(ws, args.ref)
     report = run_cancellable(reproduce(ws, manifest, result_hash))
+    if args.rerun_agents:
+        _rerun_agents(ws, manifest)
     bad = [c for c in report.checks if c.status != "match"]
     verdict = "REPRODUCED" if report.ok else f"NOT REPRODUCED ({len(bad)} of {len(report.checks)} units differ)"
     print(f"{verdict}: {result_hash or args.ref}")
     return 0 if report.ok else 1
+
+
+def _rerun_agents(ws: Any, manifest: dict[str, Any]) -> None:
+    import secrets as _secrets
+
+    from alebuild.exec.scheduler import BuildOptions, default_jobs
+    from alebuild.report.manifest import load_manifest
+    from alebuild.report.reproduce import compare_samples
+
+    options = BuildOptions(jobs=default_jobs(), resample_kinds=frozenset({"agent_run"}),
+                           resample_salt=_secrets.token_hex(8))
+    result = ws.build([manifest["experiment"]], options, progress=False)
+    label = result.roots[0]
+    fresh_hash = result.states[label].value.get("result_hash")
+    if not fresh_hash:
+        raise UserError(f"the re-run of {label} produced no result: see {result.log_path}")
+    _, fresh = load_manifest(ws, fresh_hash)
+    print(f"agents sampled again: new result {fresh_hash}")
+    print(f"{'agent':<14}{'published':>10}{'now':>8}{'delta':>8}  95% CI of delta")
+    for d in compare_samples(manifest["units"], fresh["units"]):
+        print(f"{d.agent:<14}{d.published:>10.3f}{d.now:>8.3f}{d.now - d.published:>+8.3f}"
+              f"  [{d.ci95[0]:+.3f}, {d.ci95[1]:+.3f}]  (n={d.n})")
+
+
+def _cmd_sandboxes(ws: Any, args: argparse.Namespace) -> int:
+    from alebuild.api import run_cancellable
+    from alebuild.sandbox.registry import get_provider_class, known_providers
+
+    base = ws.cache_dir / "sandboxes"
+    for name in known_providers():
+        provider = get_provider_class(name)(base_dir=base)
+        removed = run_cancellable(provider.gc(args.build_id))
+        print(f"{name}: removed {len(removed)} leaked sandbox(es)" + "".join(f"\n  {r}" for r in removed))
+    return 0
 
 
 def _cmd_pin(ws: Any, args: argparse.Namespace) -> int:
@@ -271,6 +314,7 @@ COMMAND_HANDLERS = {
     "show": _cmd_show,
     "reproduce": _cmd_reproduce,
     "pin": _cmd_pin,
+    "sandboxes": _cmd_sandboxes,
     "build": _cmd_build,
     "plan": _cmd_plan,
     "query": _cmd_query,

@@ -50,6 +50,10 @@ class BuildOptions:
     attempts: int = 3  # total tries for infra_failed actions
     backoff_s: float = 1.0
     use_cache: bool = True
+    # Kinds to sample again: their keys get this salt, so fresh results are recorded beside
+    # (not over) the cached ones, e.g. --rerun-agents resamples agent_run.
+    resample_kinds: frozenset[str] = frozenset()
+    resample_salt: str = ""
 
 
 @dataclass
@@ -177,6 +181,8 @@ class Scheduler:
         target = self.graph.targets[label]
         dep_digests = {d: self._dep_digest(target, d) for d in self.graph.deps[label]}
         keyfile = make_keyfile(target, dep_digests, self.loader, self.hasher)
+        if target.kind in self.options.resample_kinds:
+            keyfile["resample"] = self.options.resample_salt
         self._keyfiles[label] = keyfile
         return key_of(keyfile, self.algo), keyfile
 

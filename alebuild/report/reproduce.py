@@ -104,3 +104,37 @@ async def _check_unit(ws: Any, unit: dict[str, Any], states: dict[str, Any], bui
     if stored is not None and abs(stored - now) <= TOLERANCE:
         return UnitCheck(unit, now, "match")
     return UnitCheck(unit, now, "MISMATCH")
+
+
+@dataclass
+class AgentDelta:
+    agent: str
+    published: float
+    now: float
+    ci95: tuple[float, float]
+    n: int
+
+
+def compare_samples(published: list[dict[str, Any]], fresh: list[dict[str, Any]],
+                    resamples: int = 2000, seed: int = 0) -> list[AgentDelta]:
+    """Per agent: published mean, new mean, and a bootstrap 95% CI of the difference.
+
+    Units without a score count 0, as on the scoreboard. The bootstrap is seeded, so the
+    same two manifests always give the same interval.
+    """
+    import random
+
+    rng = random.Random(seed)
+    out = []
+    for agent in sorted({u["agent"] for u in published}):
+        a = [u["score"] or 0.0 for u in published if u["agent"] == agent]
+        b = [u["score"] or 0.0 for u in fresh if u["agent"] == agent]
+        if not a or not b:
+            continue
+        deltas = sorted(
+            sum(rng.choice(b) for _ in b) / len(b) - sum(rng.choice(a) for _ in a) / len(a)
+            for _ in range(resamples)
+        )
+        lo, hi = deltas[int(0.025 * resamples)], deltas[int(0.975 * resamples) - 1]
+        out.append(AgentDelta(agent, sum(a) / len(a), sum(b) / len(b), (lo, hi), len(b)))
+    return out

@@ -85,3 +85,12 @@ def test_query_plan_explain_clean_and_cache_commands(runner, capsys):
     assert json.loads((runner.cache / "s.json").read_text())["executed"] == ["//p:a", "//p:b"]
     assert _cli(runner, "clean") == 0
     assert not (runner.cache / "builds").exists()
+
+
+def test_sandboxes_gc_removes_leftovers_of_dead_builds(runner, capsys):
+    leftover = runner.cache / "sandboxes" / "20260101-dead-1"
+    (leftover / "root").mkdir(parents=True)
+    (leftover / ".alebuild-sandbox.json").write_text('{"build_id": "20260101-dead", "pid": 999999999}')
+    assert _cli(runner, "sandboxes", "gc") == 0
+    assert "removed 1 leaked sandbox" in capsys.readouterr().out
+    assert not leftover.exists()
