@@ -173,6 +173,14 @@ class Workspace:
     def build(self, patterns: list[str], options: BuildOptions | None = None, **kw: Any) -> BuildResult:
         return run_cancellable(self.build_async(patterns, options, **kw))
 
+    def present(self, result: BuildResult, stream: Any) -> None:
+        """Let each built root's rule render itself (scoreboards, out/ files)."""
+        for label in result.roots:
+            state = result.states.get(label)
+            if state is not None and state.outputs:
+                target = self.loader.target(label)
+                target.rule.present(target, state.as_dep(), self.services, stream)
+
     def plan(self, patterns: list[str]) -> list[PlanEntry]:
         _, graph = self.graph(patterns)
         events = EventBus(None, "plan")
@@ -187,7 +195,10 @@ class Workspace:
         old = self.action_cache.keyfile(last) if last else None
         pending = [d for d in graph.deps[label] if sched.states[d].status != "cached"]
         target = graph.targets[label]
-        deps = {d: sched.states[d].output_digest or "<pending>" for d in graph.deps[label]}
+        deps = {
+            d: sched.dep_digest(target, d) if sched.states[d].output_digest else "<pending>"
+            for d in graph.deps[label]
+        }
         keyfile = make_keyfile(target, deps, self.loader, sched.hasher)
         current = key_of(keyfile, self.algo) if not pending else None
         diffs = diff_keyfiles(old or {}, keyfile) if old is not None else []

@@ -28,6 +28,10 @@ def _parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command")
 
     def build_opts(sp: argparse.ArgumentParser) -> None:
+        # Global options may also follow the labels: `alebuild //x --cache-dir D`.
+        sp.add_argument("--cache-dir", type=Path, default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+        sp.add_argument("--remote-cache", action="append", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+        sp.add_argument("--no-remote", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
         sp.add_argument("--summary-json", type=Path, help="write the machine-readable outcome here")
         sp.add_argument("--jobs", "-j", type=int, default=None, help="actions at once")
         sp.add_argument(
@@ -160,11 +164,7 @@ def _cmd_build(ws: Any, args: argparse.Namespace) -> int:
         summary_json=args.summary_json,
     )
     s = result.summary()
-    for label in result.roots:
-        state = result.states.get(label)
-        if state is not None and state.outputs:
-            target = ws.loader.target(label)
-            target.rule.present(target, state.as_dep(), ws.services, sys.stdout)
+    ws.present(result, sys.stdout)
     print(
         f"alebuild: {len(s['executed'])} executed, {len(s['cached'])} cached, "
         f"{len(s['failed'])} failed  (log: {result.log_path})",

@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -142,10 +144,121 @@ def bench_big(store: RemoteStore, work: Path, megabytes: int) -> None:
     _rate(f"get 1 x {megabytes} MB", time.perf_counter() - t0, size, 1)
 
 
-def remote_cached_noop_build() -> None:
-    """TODO: time a fully remote-cached no-op build of //experiments:demo (empty local
-    cache, every action a remote hit); needs the engine and CLI."""
-    print("  remote-cached no-op build: TODO (needs the engine)")
+REPO = Path(__file__).resolve().parents[1]
+WORKSPACE_PIECES = ("BUILD.toml", "tasks", "configs", "images", "experiments")
+
+
+def _copy_workspace(dest: Path) -> Path:
+    """The repo's workspace sources (never its cache/ or out/) at ``dest``."""
+    dest.mkdir(parents=True)
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
+    for piece in WORKSPACE_PIECES:
+        src = REPO / piece
+        if src.is_dir():
+            shutil.copytree(src, dest / piece, ignore=ignore)
+        else:
+            shutil.copy2(src, dest / piece)
+    return dest
+
+
+def _timed_build(
+    ws: Path, cache: Path, url: str, env: dict[str, str], target: str
+) -> tuple[float, dict]:
+    """One ``alebuild`` process; (wall seconds, summary). A failed build stops the bench."""
+    summary = cache.parent / f"{cache.name}.json"
+    argv = [
+        sys.executable,
+        "-m",
+        "alebuild.cli",
+        "-C",
+        str(ws),
+        "--cache-dir",
+        str(cache),
+        "--remote-cache",
+        url,
+        "build",
+        target,
+        "--summary-json",
+        str(summary),
+        "--no-progress",
+    ]
+    t0 = time.perf_counter()
+    proc = subprocess.run(
+        argv, env={**os.environ, **env}, capture_output=True, text=True, check=False
+    )
+    seconds = time.perf_counter() - t0
+    if proc.returncode != 0:
+        raise SystemExit(f"build failed ({proc.returncode}): {proc.stderr[-2000:]}")
+    return seconds, json.loads(summary.read_text())
+
+
+def _emulator_remote(kind: str, endpoint: str) -> tuple[str, dict[str, str]]:
+    """A fresh bucket on the emulator: (store URL, environment the CLI needs to reach it)."""
+    bucket = f"bench-noop-{os.getpid()}"
+    if kind == "s3":
+        import boto3
+
+        env = {
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "ALEBUILD_S3_ENDPOINT": endpoint,
+        }
+        boto3.client(
+            "s3",
+            endpoint_url=endpoint,
+            region_name="us-east-1",
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        ).create_bucket(Bucket=bucket)
+        return f"s3://{bucket}/noop", env
+    from google.auth.credentials import AnonymousCredentials
+    from google.cloud import storage
+
+    storage.Client(
+        project="test",
+        credentials=AnonymousCredentials(),
+        client_options={"api_endpoint": endpoint},
+    ).create_bucket(bucket)
+    return f"gs://{bucket}/noop", {
+        "STORAGE_EMULATOR_HOST": endpoint,
+        "GOOGLE_CLOUD_PROJECT": "test",
+    }
+
+
+def remote_cached_noop_build(
+    kind: str = "file", endpoint: str | None = None, target: str = "//experiments:demo"
+) -> None:
+    """Time a build of ``target`` with an EMPTY local cache whose every action is a remote hit.
+
+    A copy of the workspace is built once into a fresh remote (``file://`` dir, or a bucket
+    on the emulator at ``endpoint``); then a second copy at another path with an empty cache
+    is built against it (everything fetched and verified, nothing executed), and finally
+    that copy again with its now-warm local cache, for comparison. Each build is one CLI
+    process, so the times include interpreter start.
+    """
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        if kind == "file":
+            store = work / "remote"
+            store.mkdir()
+            url, env = store.as_uri(), {}
+        else:
+            url, env = _emulator_remote(kind, str(endpoint))
+        first = _copy_workspace(work / "machine-a")
+        second = _copy_workspace(work / "machine-b")
+        print(f"remote-cached no-op build of {target} ({url}):")
+        rows = [
+            ("populate: cold, empty remote", first, work / "cache-a"),
+            ("empty local cache, remote hits", second, work / "cache-b"),
+            ("warm local cache (no-op)", second, work / "cache-b"),
+        ]
+        for label, ws, cache in rows:
+            seconds, s = _timed_build(ws, cache, url, env, target)
+            print(
+                f"  {label:<32} {seconds:7.2f} s  executed {len(s['executed']):4d}  "
+                f"cached {len(s['cached']):4d}  sandboxes {s['sandboxes_provisioned']:4d}"
+            )
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -162,6 +275,7 @@ def main(argv: list[str] | None = None) -> None:
             print(f"{kind} ({endpoint}), {args.limit} in flight:")
             bench_small(store, Path(tmp), args.small, args.small_kb * 1024, args.limit)
             bench_big(store, Path(tmp), args.big_mb)
+            remote_cached_noop_build(kind, endpoint)
     remote_cached_noop_build()
 
 

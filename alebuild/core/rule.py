@@ -205,7 +205,8 @@ class Rule:
         """Which named outputs of ``dep`` enter this target's key (None: the whole result).
 
         Lets a run depend on a task's run-time material only, so a grader edit that changes
-        the task's grade material re-runs no agent.
+        the task's grade material re-runs no agent. ``@key`` / ``@digest`` select the
+        dependency's action key / whole output digest.
         """
         return None
 

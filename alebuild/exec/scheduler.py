@@ -179,19 +179,25 @@ class Scheduler:
     # -- keys ---------------------------------------------------------------------------
     def _key(self, label: Label) -> tuple[str, dict[str, Any]]:
         target = self.graph.targets[label]
-        dep_digests = {d: self._dep_digest(target, d) for d in self.graph.deps[label]}
+        dep_digests = {d: self.dep_digest(target, d) for d in self.graph.deps[label]}
         keyfile = make_keyfile(target, dep_digests, self.loader, self.hasher)
         if target.kind in self.options.resample_kinds:
             keyfile["resample"] = self.options.resample_salt
         self._keyfiles[label] = keyfile
         return key_of(keyfile, self.algo), keyfile
 
-    def _dep_digest(self, target: Any, dep: Label) -> str:
+    def dep_digest(self, target: Any, dep: Label) -> str:
+        """What of ``dep``'s settled result enters ``target``'s key (see Rule.dep_outputs).
+
+        Names select outputs; ``@key`` and ``@digest`` select the dependency's action key and
+        whole output digest (for a target that records which actions it summarises).
+        """
         st = self.states[dep]
         names = target.rule.dep_outputs(target, dep)
         if names is None:
             return st.output_digest or ""
-        return digest_json({n: st.outputs.get(n) for n in names}, self.algo)
+        special = {"@key": st.key, "@digest": st.output_digest}
+        return digest_json({n: special[n] if n in special else st.outputs.get(n) for n in names}, self.algo)
 
     def private(self, label: Label) -> bool:
         """A target is private if it says so or if anything it is built from is private."""

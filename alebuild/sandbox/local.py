@@ -189,12 +189,15 @@ class LocalSandbox(Sandbox):
         if spec.image_dir:
             roots.append((IMAGE_MOUNT, Path(spec.image_dir), False))
         self._fs = _hostfs.HostFS(roots, spec.task_root)
-        subst = {spec.task_root: str(host_dir / "root")}
+        # Without bwrap, canonical paths in argv/env/cwd become host paths: the task root,
+        # the sandbox's own /tmp (where file operations put /tmp files) and the image.
+        subst = {spec.task_root: str(host_dir / "root"), "/tmp": str(host_dir / "tmp")}
         if spec.image_dir:
             subst[IMAGE_MOUNT] = str(spec.image_dir)
         self._subst = subst
         alts = "|".join(re.escape(k) for k in sorted(subst, key=len, reverse=True))
-        self._subst_re = re.compile(rf"(?:{alts})(?![\w.\-])")
+        # Whole path components only: /var/tmp and /tmpfoo are left alone.
+        self._subst_re = re.compile(rf"(?<![\w.\-/])(?:{alts})(?![\w.\-])")
 
     # ---- processes ----
 

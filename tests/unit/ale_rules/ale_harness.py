@@ -79,10 +79,11 @@ class DemoWorkspace:
         ws.write("experiments/BUILD.toml", experiment_toml(**exp))
         return ws
 
-    def clone(self, base: Path) -> DemoWorkspace:
-        """A copy of this workspace and its cache under ``base`` (a different checkout path)."""
-        shutil.copytree(self.root, base / "ws", symlinks=True)
-        if self.cache.exists():
+    def clone(self, base: Path, with_cache: bool = True) -> DemoWorkspace:
+        """A copy of this workspace (and its cache) under ``base``: another checkout path."""
+        shutil.copytree(self.root, base / "ws", symlinks=True,
+                        ignore=shutil.ignore_patterns("out") if not with_cache else None)
+        if with_cache and self.cache.exists():
             shutil.copytree(self.cache, base / "cache", symlinks=True)
         return DemoWorkspace(base / "ws", base / "cache")
 

@@ -26,3 +26,14 @@ def small_cold(tmp_path_factory: pytest.TempPathFactory) -> tuple[DemoWorkspace,
 def small_ws(small_cold: tuple[DemoWorkspace, dict[str, Any]], tmp_path: Path) -> DemoWorkspace:
     """A private copy of the cold-built small workspace and its (warm) cache."""
     return small_cold[0].clone(tmp_path)
+
+
+@pytest.fixture(params=["auto", "none"])
+def isolation(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Run the test with the local provider's own choice, then forced to plain subprocesses
+    (its fallback when bubblewrap is absent). In-process builds only."""
+    if request.param == "none":
+        from alebuild.sandbox import local
+
+        monkeypatch.setattr(local, "bwrap_available", lambda: False)
+    return request.param

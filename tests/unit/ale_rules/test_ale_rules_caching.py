@@ -48,8 +48,10 @@ def result_hash(summary: dict) -> str:
 
 def test_two_checkouts_same_hash_and_noop_rebuild(small_cold, tmp_path: Path) -> None:
     ws_a, cold_a = small_cold
-    ws_b = DemoWorkspace.create(tmp_path / "elsewhere" / "deeper" / "checkout")
-    assert ws_b.root != ws_a.root and ws_b.cache != ws_a.cache
+    # The same sources (copied from the first checkout, so concurrent edits of the repo
+    # cannot differ) at another path, with a clean cache.
+    ws_b = ws_a.clone(tmp_path / "elsewhere" / "deeper", with_cache=False)
+    assert ws_b.root != ws_a.root and not ws_b.cache.exists()
     cold_b = ws_b.build()
 
     assert cold_b["exit_code"] == 0, cold_b["failed"]
@@ -145,10 +147,6 @@ MATRIX: list[tuple[str, Callable[[DemoWorkspace], None], set[str], bool]] = [
     ("evaluate_weight", _evaluate_weight,
      {task_target(LOG), EXP} | units(AGENTS, [LOG], ("grade",)),
      True),
-    # Same, but no score changes: the grades re-run and the experiment is cut off.
-    ("evaluate_noop", _evaluate_noop,
-     {task_target(LOG)} | units(AGENTS, [LOG], ("grade",)),
-     False),
     # start() is run-time code: every agent's log_triage run and grade.
     ("start", _start_extra_file,
      {task_target(LOG), EXP} | units(AGENTS, [LOG]),
@@ -243,19 +241,25 @@ def test_explain_reports_cached_run_and_grade_as_up_to_date(small_ws: DemoWorksp
         assert r.cached is True, label
 
 
-def test_manifest_names_the_current_run_keys(tmp_path: Path) -> None:
-    """A result manifest cut off early must not name run keys of an older agent config."""
+@pytest.mark.parametrize("mutate", [_agent_config, _evaluate_noop], ids=["agent_config", "evaluate_noop"])
+def test_manifest_names_the_current_keys(tmp_path: Path, mutate) -> None:
+    """The result manifest lists every unit's run and grade key, so those keys must be in the
+    experiment's key: a manifest reused after early cutoff must not name stale keys (and
+    the published hash must change when an agent config or a grader changes)."""
     ws = DemoWorkspace.create(tmp_path, tasks=[LOG])  # deterministic artifacts: full cutoff
-    assert ws.build()["exit_code"] == 0
-    _agent_config(ws)
+    before = ws.build()
+    assert before["exit_code"] == 0
+    mutate(ws)
     after = ws.build()
-    assert unit("sloppy", LOG, "run") in after["executed"]
-    run_key = after["states"][Label.parse(unit("sloppy", LOG, "run"))].key
+    assert after["exit_code"] == 0
+    current = {str(lbl): st.key for lbl, st in after["states"].items()}
     exp = after["states"][Label.parse(EXP)]
     workspace = ws.workspace()
     try:
         manifest = json.loads(workspace.cas.read_bytes(exp.outputs["manifest"]))
     finally:
         workspace.close()
-    keys = {u["run"]: u["run_key"] for u in manifest["units"]}
-    assert keys[unit("sloppy", LOG, "run")] == run_key
+    stale = [(u["run"], u["grade"]) for u in manifest["units"]
+             if u["run_key"] != current[u["run"]] or u["grade_key"] != current[u["grade"]]]
+    assert stale == []
+    assert result_hash(after) != result_hash(before)

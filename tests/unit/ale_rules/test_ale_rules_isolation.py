@@ -34,7 +34,18 @@ def _reference_blobs(tasks: list[str]) -> list[bytes]:
     return out
 
 
-def test_adversarial_agent_never_gets_the_reference(tmp_path: Path) -> None:
+def test_careful_agent_solves_in_either_isolation(tmp_path: Path, isolation: str) -> None:
+    ws = DemoWorkspace.create(tmp_path, tasks=["demo/log_triage"], agents=("careful",))
+    summary = ws.build()
+
+    run = _state(summary, unit("careful", "demo/log_triage", "run"))
+    assert (run.outcome, run.reason) == ("ok", None)
+    if isolation == "none":
+        assert run.meta["isolation"] == "none"  # said in the run record
+    assert _state(summary, unit("careful", "demo/log_triage", "grade")).value["score"] == 1.0
+
+
+def test_adversarial_agent_never_gets_the_reference(tmp_path: Path, isolation: str) -> None:
     ws = DemoWorkspace.create(tmp_path, tasks=ADV_TASKS, agents=("adversarial",))
     summary = ws.build()
 
@@ -46,7 +57,7 @@ def test_adversarial_agent_never_gets_the_reference(tmp_path: Path) -> None:
         for task in ADV_TASKS:
             run = _state(summary, unit("adversarial", task, "run"))
             grade = _state(summary, unit("adversarial", task, "grade"))
-            assert run.outcome == "ok"  # it ran to completion: it just solved nothing
+            assert (run.outcome, run.reason) == ("ok", None)  # it ran to completion, solving nothing
             assert grade.outcome == "ok" and grade.value["score"] == 0.0, task
 
             tree = tmp_path / "artifacts" / task
@@ -68,7 +79,7 @@ def test_adversarial_agent_never_gets_the_reference(tmp_path: Path) -> None:
     assert set(scores.values()) == {0.0}
 
 
-def test_wall_time_ends_agent_and_grade_still_runs(tmp_path: Path) -> None:
+def test_wall_time_ends_agent_and_grade_still_runs(tmp_path: Path, isolation: str) -> None:
     ws = DemoWorkspace.create(tmp_path, tasks=["demo/log_triage"], agents=("sleeper",), wall_time_s=2)
     summary = ws.build()
     run_label = unit("sleeper", "demo/log_triage", "run")
