@@ -70,8 +70,17 @@ class Alebuild:
         self.summary = cache.parent / "summary.json"
 
     def build(self, extra: list[str] | None = None) -> tuple[float, dict]:
-        cmd = [*(extra or _alebuild_cmd()), "--cache-dir", str(self.cache), "//...",
-               "--no-progress", "--summary-json", str(self.summary), "-j", str(self.jobs)]
+        cmd = [
+            *(extra or _alebuild_cmd()),
+            "--cache-dir",
+            str(self.cache),
+            "//...",
+            "--no-progress",
+            "--summary-json",
+            str(self.summary),
+            "-j",
+            str(self.jobs),
+        ]
         wall = _timed(cmd, self.syn.root)
         return wall, json.loads(self.summary.read_text())
 
@@ -87,8 +96,9 @@ class Alebuild:
 
 
 def _in_fresh_process(code: str, cwd: Path) -> dict:
-    out = subprocess.run([sys.executable, "-c", code], cwd=cwd, check=True,
-                         capture_output=True, text=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=cwd, check=True, capture_output=True, text=True
+    ).stdout
     return json.loads(out.strip().splitlines()[-1])
 
 
@@ -127,13 +137,17 @@ def change_indices(n: int) -> list[int]:
     return out
 
 
-def bench_alebuild(syn: _synth.Synth, tmp: Path, jobs: int, fig: dict, profile: Path | None) -> None:
+def bench_alebuild(
+    syn: _synth.Synth, tmp: Path, jobs: int, fig: dict, profile: Path | None
+) -> None:
     ab = Alebuild(syn, tmp / "cache", jobs)
     fig["interpreter start"] = statistics.median(
         _timed([sys.executable, "-c", "pass"], tmp) for _ in range(3)
     )
-    imp = [_in_fresh_process(_LOAD_CODE.format(root=str(syn.root), cache=str(tmp / "cache-load")), tmp)
-           for _ in range(3)]
+    imp = [
+        _in_fresh_process(_LOAD_CODE.format(root=str(syn.root), cache=str(tmp / "cache-load")), tmp)
+        for _ in range(3)
+    ]
     fig["import alebuild.api"] = statistics.median(r["import"] for r in imp)
     fig["load+graph"] = statistics.median(r["graph"] for r in imp)
     assert imp[0]["targets"] == syn.n, imp[0]
@@ -168,7 +182,8 @@ def bench_alebuild(syn: _synth.Synth, tmp: Path, jobs: int, fig: dict, profile: 
 def bench_doit(syn: _synth.Synth, tmp: Path, jobs: int, fig: dict) -> None:
     doit_dir = tmp / "doit"
     _synth.make_dodo(syn, doit_dir)
-    # Thread workers: doit's process pool pickles every task per run and is slower here.
+    # Thread workers: at 1,000 tasks within noise of doit's default process pool (cold 3.4 vs
+    # 3.1 s, no-op 0.28 vs 0.34 s on the 2-core box), and nothing needs pickling.
     cmd = [*_doit_cmd(), "run", "-n", str(jobs), "-P", "thread"]
     fig["cold build"] = _timed(cmd, doit_dir)
     outs = list((doit_dir / "out").rglob("*.out"))
@@ -213,8 +228,13 @@ def _hash_figures(root: Path) -> dict:
     hash_tree(root, "xxh128", statcache=sc)
     assert len(sc) == len(paths), (len(sc), len(paths))  # the racy window refused nothing
     warm_s = _best_of_3(lambda: hash_tree(root, "xxh128", statcache=sc))
-    return {"files": len(paths), "mb": size / 1e6,
-            "raw read": read_s, "hash cold": cold_s, "hash warm": warm_s}
+    return {
+        "files": len(paths),
+        "mb": size / 1e6,
+        "raw read": read_s,
+        "hash cold": cold_s,
+        "hash warm": warm_s,
+    }
 
 
 def bench_hash(tmp: Path, gib: float) -> dict[str, dict]:
@@ -227,20 +247,22 @@ def bench_hash(tmp: Path, gib: float) -> dict[str, dict]:
     return out
 
 
-def _fmt_s(v: float | None) -> str:
-    return "-" if v is None else f"{v:8.3f} s"
-
-
-def report(n: int, jobs: int, ale: dict, doit: dict | None, spawn_s: float, hashing: dict | None) -> None:
+def report(
+    n: int, jobs: int, ale: dict, doit: dict | None, spawn_s: float, hashing: dict | None
+) -> None:
     print(f"\n== alebuild bench/noop.py: {n} targets, {n // 10} packages, -j {jobs} ==")
     cmd_sum = ale["_cmd_sum"]
     ev_over = (ale["cold build"] - cmd_sum / jobs) / n
     sp_over = (ale["cold build"] - n * spawn_s / jobs) / n
     print("overhead/action (event log) = (cold wall - sum(action_finished.duration_s) / jobs) / N")
-    print(f"    = ({ale['cold build']:.3f} - {cmd_sum:.3f} / {jobs}) / {n}; duration_s spans the"
-          " rule's run(): staging srcs, the command, storing outputs")
-    print("overhead/action (vs spawn)  = (cold wall - N * bare `bash -c cat` time / jobs) / N;"
-          f" bare spawn = {spawn_s * 1000:.2f} ms")
+    print(
+        f"    = ({ale['cold build']:.3f} - {cmd_sum:.3f} / {jobs}) / {n}; duration_s spans the"
+        " rule's run(): staging srcs, the command, storing outputs"
+    )
+    print(
+        "overhead/action (vs spawn)  = (cold wall - N * bare `bash -c cat` time / jobs) / N;"
+        f" bare spawn = {spawn_s * 1000:.2f} ms"
+    )
     rows: list[tuple[str, str, str, str]] = []
 
     def row(name: str, a: float | None, d: float | None, unit: str = "s") -> None:
@@ -267,8 +289,10 @@ def report(n: int, jobs: int, ale: dict, doit: dict | None, spawn_s: float, hash
     if doit is None:
         print("(doit: skipped or not importable)")
     if hashing:
-        print("\nhashing (best of 3; all files in the page cache, so 'cold' = no stat cache,"
-              " not cold disk; 'warm' = a filled StatCache)")
+        print(
+            "\nhashing (best of 3; all files in the page cache, so 'cold' = no stat cache,"
+            " not cold disk; 'warm' = a filled StatCache)"
+        )
         print(f"  {'tree':<22} {'raw read':>16} {'hash cold':>16} {'hash warm':>16}")
         for name, h in hashing.items():
             tree = f"{name} {h['files']}f {h['mb']:.0f}MB"
@@ -276,8 +300,12 @@ def report(n: int, jobs: int, ale: dict, doit: dict | None, spawn_s: float, hash
             print(f"  {tree:<22} " + " ".join(f"{c:>16}" for c in cells))
         small = hashing.get("small")
         if small:
-            per = {k: small[k] / small["files"] * 1e6 for k in ("raw read", "hash cold", "hash warm")}
-            print("  small files, per file: " + ", ".join(f"{k} {v:.1f} us" for k, v in per.items()))
+            per = {
+                k: small[k] / small["files"] * 1e6 for k in ("raw read", "hash cold", "hash warm")
+            }
+            print(
+                "  small files, per file: " + ", ".join(f"{k} {v:.1f} us" for k, v in per.items())
+            )
 
 
 _PHASES = [
@@ -314,11 +342,11 @@ def print_profile(prof: Path) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    p.add_argument("--targets", type=int, default=1000)
-    p.add_argument("--jobs", type=int, default=os.cpu_count() or 2)
-    p.add_argument("--skip-doit", action="store_true")
-    p.add_argument("--skip-hash", action="store_true")
-    p.add_argument("--hash-gib", type=float, default=1.0)
+    p.add_argument("--targets", type=int, default=1000, help="genrules to generate (N)")
+    p.add_argument("--jobs", type=int, default=os.cpu_count() or 2, help="-j for both tools")
+    p.add_argument("--skip-doit", action="store_true", help="do not run the doit twin")
+    p.add_argument("--skip-hash", action="store_true", help="skip the hashing throughput part")
+    p.add_argument("--hash-gib", type=float, default=1.0, help="size of the hashed tree, GiB")
     p.add_argument("--profile", type=Path, default=None, help="cProfile one no-op into DIR")
     p.add_argument("--keep", action="store_true", help="keep the temp dir and print its path")
     args = p.parse_args(argv)
@@ -328,7 +356,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         t0 = time.perf_counter()
         syn = _synth.make_workspace(tmp / "ws", args.targets)
-        print(f"generated {args.targets} targets in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
+        print(
+            f"generated {args.targets} targets in {time.perf_counter() - t0:.1f} s", file=sys.stderr
+        )
         spawn_s = spawn_baseline(syn, tmp / "spawn", min(args.targets, 200))
         ale: dict = {}
         bench_alebuild(syn, tmp, args.jobs, ale, args.profile)

@@ -29,6 +29,7 @@ __all__ = ["ActionRecord", "ActionCache"]
 _RECORD = "ac:"
 _LAST = "last:"
 _MARK = "mark:"
+_KEYFILE = "kf:"
 
 
 @dataclass
@@ -51,6 +52,7 @@ class ActionRecord:
     keyfile: dict = field(default_factory=dict)
     output_digest: str = ""
     created_at: float = 0.0
+    trees: list[str] = field(default_factory=list)  # names of outputs that are trees
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), separators=(",", ":"), ensure_ascii=False)
@@ -90,13 +92,21 @@ class ActionCache:
         return None if data is None else ActionRecord.from_json(data)
 
     def get(self, key: str) -> ActionRecord | None:
-        """The record for ``key`` if present and every output it names is complete."""
+        """The record for ``key`` if every output it names is present in the CAS.
+
+        A plain blob is checked with one stat; a tree (``record.trees`` names them, found
+        at ``put``) is walked, so a member evicted behind its back makes the entry a miss.
+        """
         rec = self._raw(key)
         if rec is None:
             return None
-        has_all = self.cas.has_all
-        for d in rec.outputs.values():
-            if not has_all(d):
+        exists = os.path.exists
+        path_of = self.cas.path_of
+        for name, d in rec.outputs.items():
+            if name in rec.trees:
+                if not self.cas.has_all(d):
+                    return None
+            elif not exists(path_of(d)):
                 return None
         return rec
 
@@ -108,7 +118,12 @@ class ActionCache:
                 f"{record.label}: refusing to cache an action whose outputs are not stored: "
                 + ", ".join(missing)
             )
-        self._db.set(_RECORD + record.key, record.to_json())
+        # The keyfile is stored apart: only reasons and `explain` read it, and every lookup
+        # of a no-op build would otherwise decode it.
+        trees = sorted(n for n, d in record.outputs.items() if self.cas.is_tree(d))
+        slim = ActionRecord(**{**record.__dict__, "keyfile": {}, "trees": trees})
+        self._db.set(_RECORD + record.key, slim.to_json())
+        self._db.set(_KEYFILE + record.key, json.dumps(record.keyfile, sort_keys=True))
         if record.label:
             self._db.set(_LAST + record.label, record.key)
 
@@ -118,11 +133,12 @@ class ActionCache:
 
     def keyfile(self, key: str) -> dict | None:
         """The stored keyfile of ``key``, even if its blobs have since been evicted."""
-        rec = self._raw(key)
-        return None if rec is None else rec.keyfile
+        data = self._db.get(_KEYFILE + key)
+        return None if data is None else json.loads(data)
 
     def delete(self, key: str) -> None:
         self._db.delete(_RECORD + key)
+        self._db.delete(_KEYFILE + key)
 
     def mark(self, name: str) -> None:
         """Remember a fact about the cache (e.g. "entry K was published to store S")."""

@@ -66,12 +66,30 @@ def digest_bytes(data: bytes | bytearray | memoryview, algo: str = "xxh128") -> 
     return f"{algo}:{h.hexdigest()}"
 
 
-def digest_stream(f: BinaryIO, algo: str = "xxh128") -> tuple[str, int]:
+_SMALL = 256 * 1024
+
+
+def digest_stream(f: BinaryIO, algo: str = "xxh128", size_hint: int | None = None) -> tuple[str, int]:
     """Hash a binary stream to its end; returns ``(digest, size)``.
 
     Reads with ``readinto`` into one reused buffer, so throughput is bounded by the read
     itself rather than by allocation (open files with ``buffering=0`` for best results).
+    With a small ``size_hint`` (a stat of the file) it reads once instead: most workspace
+    inputs are small, and allocating the buffer would cost more than the read.
     """
+    if size_hint is not None and size_hint <= _SMALL:
+        data = f.read(size_hint + 1)
+        rest = f.read(CHUNK_SIZE) if len(data) > size_hint else b""
+        if not rest:
+            return digest_bytes(data, algo), len(data)
+        h = new_hasher(algo)  # the file grew since it was stat'ed: hash it all
+        h.update(data)
+        h.update(rest)
+        size = len(data) + len(rest)
+        while chunk := f.read(CHUNK_SIZE):
+            h.update(chunk)
+            size += len(chunk)
+        return f"{algo}:{h.hexdigest()}", size
     h = new_hasher(algo)
     buf = bytearray(CHUNK_SIZE)
     view = memoryview(buf)
@@ -193,5 +211,10 @@ def digest_json(obj: Any, algo: str = "xxh128") -> str:
 
 
 def file_digest(blob_digest: str, executable: bool) -> str:
-    """The key digest of one workspace file: its bytes (blob digest) plus its executable bit."""
-    return digest_json({"blob": blob_digest, "x": bool(executable)}, algo_of(blob_digest))
+    """The key digest of one workspace file: its bytes (blob digest) plus its executable bit.
+
+    A plain string concatenation hashed once: this runs for every input of every action on
+    every build, so it avoids the canonical-JSON walk.
+    """
+    algo = algo_of(blob_digest)
+    return digest_bytes(f"file\0{blob_digest}\0{'x' if executable else '-'}".encode(), algo)

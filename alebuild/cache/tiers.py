@@ -14,6 +14,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import secrets
 import tempfile
 import threading
 from collections.abc import Callable, Iterable
@@ -25,6 +27,9 @@ from alebuild.cache.remote import RemoteCorrupt, RemoteError, RemoteStore
 from alebuild.cache.tree import parse_tree_object
 
 __all__ = ["RemoteTiers"]
+
+# A reserved action name holding the store's identity (no real key is all zeros).
+_EPOCH_KEY = "xxh128:" + "0" * 32
 
 
 class RemoteTiers:
@@ -41,6 +46,7 @@ class RemoteTiers:
         self.ac = ac
         self._warn = warn
         self._down: set[str] = set()
+        self._epochs: dict[str, str] = {}
         self._lock = threading.Lock()
         self.uploaded = 0
         self.downloaded = 0
@@ -109,23 +115,46 @@ class RemoteTiers:
         return True
 
     # -- writes ----------------------------------------------------------------------------
+    def _epoch(self, store: RemoteStore) -> str:
+        """The store's identity: a random id kept in the store itself (made on first use).
+
+        "Published" marks are scoped to it, so a store that was wiped or replaced (a new
+        bucket, an emulator restarted empty) gets everything uploaded again.
+        """
+        epoch = self._epochs.get(store.url)
+        if epoch is None:
+            data = store.get_action(_EPOCH_KEY)
+            if data is None:
+                store.put_action(_EPOCH_KEY, secrets.token_hex(16).encode())
+                data = store.get_action(_EPOCH_KEY) or b""
+            epoch = self._epochs[store.url] = data.decode(errors="replace")
+        return epoch
+
     def _marker(self, store: RemoteStore, key: str) -> str:
-        return f"published:{store.url}:{key}"
+        return f"published:{store.url}:{self._epoch(store)}:{key}"
 
     def _mark(self, store: RemoteStore, key: str) -> None:
         self.ac.mark(self._marker(store, key))
 
     def needs_publish(self, key: str, private: bool) -> bool:
-        return any(not self.ac.marked(self._marker(s, key)) for s in self._targets(private))
+        for store in self._targets(private):
+            try:
+                if not self.ac.marked(self._marker(store, key)):
+                    return True
+            except RemoteError as exc:
+                self._fail(store, exc)
+        return False
 
     def _targets(self, private: bool) -> list[RemoteStore]:
         return [s for s in self._live(write=True) if s.visibility == "private" or not private]
 
     def publish(self, record: ActionRecord, private: bool) -> None:
+        if not record.keyfile:  # local hits come back without it (stored apart)
+            record = dataclasses.replace(record, keyfile=self.ac.keyfile(record.key) or {})
         for store in self._targets(private):
-            if self.ac.marked(self._marker(store, record.key)):
-                continue
             try:
+                if self.ac.marked(self._marker(store, record.key)):
+                    continue
                 for digest in record.outputs.values():
                     self._push(store, digest)
                 store.put_action(record.key, record.to_json().encode())

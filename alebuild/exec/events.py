@@ -1,6 +1,8 @@
 """The build's event stream: a JSONL log per build plus in-process listeners (progress UI).
 
-Every line is flushed as written, so a build killed mid-way leaves a readable log.
+Lines are flushed as written, except runs of ``action_cached`` lines (a no-op build emits
+one per target), which are flushed with the next other event: a build killed mid-way leaves
+a readable log of everything it started and finished.
 Event names: build_started, action_cached, action_started, action_retry, action_finished,
 action_skipped, log, warning, build_finished.
 """
@@ -35,7 +37,8 @@ class EventBus:
         record = {"ts": round(time.time(), 6), "event": event, **fields}
         if self._fh is not None:
             self._fh.write(json.dumps(record, sort_keys=True, default=str) + "\n")
-            self._fh.flush()
+            if event != "action_cached":
+                self._fh.flush()
         for listener in self._listeners:
             listener(record)
 

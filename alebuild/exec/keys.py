@@ -8,15 +8,18 @@ declared inputs with files, trees and blobs replaced by their digests.
 
 from __future__ import annotations
 
+import json
+import os
 from collections.abc import Callable, Mapping
 from enum import Enum
 from typing import Any
 
 from pydantic import BaseModel
 
-from alebuild.cache.digest import UnhashableError, digest_bytes, digest_json, file_digest
+from alebuild.cache.digest import UnhashableError, digest_bytes, file_digest
 from alebuild.cache.statcache import StatCache, hash_file
 from alebuild.cache.tree import hash_tree
+from alebuild.core.errors import UserError
 from alebuild.core.labels import Label
 from alebuild.core.rule import Blob, File, LoadContext, Tree
 from alebuild.core.target import Target
@@ -92,7 +95,14 @@ def make_keyfile(
     for name, value in target.rule.inputs(target, ctx).items():
         if name in inputs:
             raise ValueError(f"rule {target.kind}: input name {name!r} is reserved")
-        inputs[name] = _resolve_nested(value, f"inputs.{name}", hasher)
+        try:
+            inputs[name] = _resolve_nested(value, f"inputs.{name}", hasher)
+        except FileNotFoundError as exc:
+            missing = os.path.relpath(exc.filename, ctx.root) if exc.filename else "?"
+            raise UserError(
+                f"input file {missing} does not exist", file=target.file, line=target.line,
+                field=f"{target.label} {name}",
+            ) from None
     return {
         "schema": KEY_SCHEMA,
         "kind": target.kind,
@@ -103,14 +113,22 @@ def make_keyfile(
 
 def _resolve_nested(value: Any, where: str, hasher: InputHasher) -> Any:
     if isinstance(value, Mapping) and not isinstance(value, BaseModel):
-        return {str(k): _resolve_nested(v, f"{where}.{k}", hasher) for k, v in value.items()}
+        out = {}
+        for k, v in value.items():
+            if not isinstance(k, str):
+                raise UnhashableError(f"{where}: cannot hash a mapping key of type {type(k).__name__}")
+            out[k] = _resolve_nested(v, f"{where}.{k}", hasher)
+        return out
     if isinstance(value, list | tuple):
         return [_resolve_nested(v, f"{where}[{i}]", hasher) for i, v in enumerate(value)]
     return hasher.resolve(value, where)
 
 
 def key_of(keyfile: Mapping[str, Any], algo: str) -> str:
-    return digest_json(keyfile, algo)
+    """The action key. Keyfiles are plain JSON by construction (``to_json`` refused anything
+    else), so they are serialised directly rather than re-validated (a hot path)."""
+    text = json.dumps(keyfile, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    return digest_bytes(text.encode("utf-8"), algo)
 
 
 def _flatten(value: Any, prefix: str, out: dict[str, Any]) -> None:

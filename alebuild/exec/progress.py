@@ -9,10 +9,6 @@ import sys
 import time
 from typing import Any, TextIO
 
-from rich.console import Console
-from rich.live import Live
-from rich.text import Text
-
 __all__ = ["Progress"]
 
 
@@ -22,9 +18,14 @@ class Progress:
         self.total = total
         self.done = self.cached = self.failed = 0
         self.running: dict[str, float] = {}
-        self.console = Console(file=self.stream)
         use_live = self.stream.isatty() if live is None else live
-        self._live = Live(console=self.console, refresh_per_second=8, transient=True) if use_live else None
+        self._live = None
+        if use_live:  # rich is imported only for the live display (it costs start-up time)
+            from rich.console import Console
+            from rich.live import Live
+
+            self.console = Console(file=self.stream)
+            self._live = Live(console=self.console, refresh_per_second=8, transient=True)
 
     def __enter__(self) -> Progress:
         if self._live is not None:
@@ -69,7 +70,9 @@ class Progress:
         else:
             print(text, file=self.stream, flush=True)
 
-    def _render(self) -> Text:
+    def _render(self) -> Any:
+        from rich.text import Text
+
         head = (
             f"[{self.done}/{self.total}] cached {self.cached}  running {len(self.running)}"
             f"  failed {self.failed}"

@@ -343,7 +343,7 @@ class Scheduler:
             self.events.emit(
                 "action_finished", label=str(label), kind=target.kind, outcome="failed", reason=reason
             )
-            return ActionState(label, target.kind, "executed", "failed", reason=reason, user_error=True)
+            return ActionState(label, target.kind, "error", "failed", reason=reason, user_error=True)
         if target.rule.resource:
             return self._resource_state(label, key)
         if target.rule.cacheable:

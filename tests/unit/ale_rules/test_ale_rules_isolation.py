@@ -145,8 +145,8 @@ def test_secret_value_is_never_stored(tmp_path: Path, monkeypatch: pytest.Monkey
         assert record is not None and record.outcome == "ok"  # it did see the secret (exit 0)
         transcript = workspace.cas.read_bytes(record.outputs["transcript"]).decode()
         assert "leaky: the secret is ***" in transcript  # redacted, not dropped
-        agent = workspace.action_cache.get(workspace.action_cache.last_key("//configs/agents:leaky"))
-        assert agent.keyfile["inputs"]["attrs"]["env"] == [SECRET_NAME]  # the name is keyed
+        keyfile = workspace.action_cache.keyfile(workspace.action_cache.last_key("//configs/agents:leaky"))
+        assert keyfile["inputs"]["attrs"]["env"] == [SECRET_NAME]  # the name is keyed
     finally:
         workspace.close()
     needle = value.encode()

@@ -22,9 +22,9 @@ def counting_reads(monkeypatch):
     calls = []
     real = statcache_mod.digest_stream
 
-    def counted(f, algo):
+    def counted(f, algo, **kw):
         calls.append(f.name)
-        return real(f, algo)
+        return real(f, algo, **kw)
 
     monkeypatch.setattr(statcache_mod, "digest_stream", counted)
     return calls

@@ -41,7 +41,9 @@ def test_exit_codes_and_summary_json(runner, tmp_path, capsys):
 def test_missing_source_is_a_user_error(runner, capsys):
     runner.write("p/BUILD.toml", GOOD.replace("in.txt", "missing.txt"))
     assert _cli(runner, "//p:a", "--no-progress") == 2
-    assert "source file 'missing.txt' does not exist" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "p/BUILD.toml:2: //p:a srcs: input file p/missing.txt does not exist" in err
+    assert "0 executed" in err
 
 
 def test_cycle_is_printed(runner, capsys):

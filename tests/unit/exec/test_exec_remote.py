@@ -133,3 +133,15 @@ def test_remote_gc_is_a_dry_run_unless_applied(runner, tmp_path):
         assert not any("/cas/" in p for p in _objects(store))
     finally:
         ws.close()
+
+
+def test_a_wiped_store_is_refilled_from_local_hits(runner, tmp_path):
+    import shutil
+
+    url, store = _setup(runner, tmp_path)
+    _build(runner, tmp_path / "c1", [url], "//p:open")
+    shutil.rmtree(store)  # the bucket was emptied (or an in-memory emulator restarted)
+    again = _build(runner, tmp_path / "c1", [url], "//p:open")
+    assert again["executed"] == []
+    fresh = _build(runner, tmp_path / "c2", [url], "//p:open")
+    assert fresh["executed"] == [] and fresh["cached"] == ["//p:open"]
