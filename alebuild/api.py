@@ -28,6 +28,7 @@ from alebuild.cache.tiers import RemoteTiers
 from alebuild.core.graph import Graph, build_graph
 from alebuild.core.labels import Label
 from alebuild.core.loader import Loader
+from alebuild.core.parsecache import ParseCache
 from alebuild.core.registry import Registry
 from alebuild.core.workspace import WorkspaceConfig, find_root, load_workspace_config
 from alebuild.exec.events import EventBus
@@ -69,7 +70,8 @@ class Workspace:
         self.out_dir = self.root / self.config.out_dir
         self.algo = self.config.digest_function
         self.registry = registry or Registry.default()
-        self.loader = Loader(self.root, self.registry, self.config)
+        self.parse_cache = ParseCache(self.cache_dir / "parse.cache")
+        self.loader = Loader(self.root, self.registry, self.config, self.parse_cache)
         self.cas = LocalCAS(self.cache_dir / "cas", self.algo)
         self.action_cache = ActionCache(self.cache_dir / "ac", self.cas)
         self.statcache = StatCache(self.cache_dir / "stat.cache")
@@ -108,6 +110,7 @@ class Workspace:
 
     def close(self) -> None:
         self.statcache.save()
+        self.parse_cache.save()
         self.action_cache.close()
 
     # -- graph --------------------------------------------------------------------------
@@ -219,7 +222,7 @@ class Workspace:
         shutil.rmtree(self.cache_dir / "scratch", ignore_errors=True)
         if everything:
             self.action_cache.close()
-            for child in ("cas", "ac", "stat.cache"):
+            for child in ("cas", "ac", "stat.cache", "parse.cache"):
                 path = self.cache_dir / child
                 if path.is_dir():
                     shutil.rmtree(path, ignore_errors=True)

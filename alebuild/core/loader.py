@@ -14,6 +14,7 @@ may expand further), then compute every target's ``deps`` once. Every mistake is
 from __future__ import annotations
 
 import difflib
+import os
 import re
 import tomllib
 from collections.abc import Callable, Iterator, Mapping
@@ -24,6 +25,7 @@ from pydantic import BaseModel, ValidationError
 
 from alebuild.core.errors import UserError
 from alebuild.core.labels import Label, LabelError, parse_pattern
+from alebuild.core.parsecache import ParseCache
 from alebuild.core.registry import Registry
 from alebuild.core.rule import Rule
 from alebuild.core.target import Target
@@ -115,9 +117,14 @@ class Loader:
     """Implements ``LoadContext``: ``root``, ``target(label)``, ``package_dir(pkg)``."""
 
     def __init__(
-        self, root: Path, registry: Registry, config: WorkspaceConfig | None = None
+        self,
+        root: Path,
+        registry: Registry,
+        config: WorkspaceConfig | None = None,
+        parse_cache: ParseCache | None = None,
     ) -> None:
         self.root = Path(root)
+        self.parse_cache = parse_cache
         self.registry = registry
         self.config = config or WorkspaceConfig()
         self._packages: dict[str, dict[str, Target]] = {}
@@ -178,10 +185,28 @@ class Loader:
         self._packages[package] = targets
         return targets
 
+    def _parse(self, file: str) -> tuple[dict[str, Any], dict[str, list[int]]]:
+        """(document, header lines) of a BUILD.toml; FileNotFoundError if it is absent."""
+        path = self.root / file
+        st = os.stat(path)
+        cache = self.parse_cache
+        hit = cache.get(file, st) if cache is not None else None
+        if hit is not None:
+            return hit
+        text = path.read_text(encoding="utf-8")
+        try:
+            doc = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            raise toml_decode_error(file, exc) from None
+        parsed = (doc, _header_lines(text))
+        if cache is not None:
+            cache.put(file, st, parsed)
+        return parsed
+
     def _load(self, package: str) -> dict[str, Target]:
         file = self.build_file(package)
         try:
-            text = (self.root / file).read_text(encoding="utf-8")
+            doc, headers = self._parse(file)
         except (FileNotFoundError, NotADirectoryError):
             implicit = self._implicit_targets(package, self.package_dir(package))
             if implicit is None:
@@ -190,12 +215,7 @@ class Loader:
                     hint=f"no {BUILD_FILE} in '{package or '.'}' and no kind claims the folder",
                 ) from None
             return self._load_implicit(package, implicit)
-        try:
-            doc = tomllib.loads(text)
-        except tomllib.TOMLDecodeError as exc:
-            raise toml_decode_error(file, exc) from None
         self._positions.pop(file, None)  # the file may have changed since an earlier error
-        headers = _header_lines(text)
         targets: dict[str, Target] = {}
         self._partial[package] = targets
         for kind, entries in doc.items():
