@@ -111,6 +111,10 @@ class RemoteStore(ABC):
     def list_actions(self) -> Iterator[str]:
         """Every stored action key."""
 
+    @abstractmethod
+    def delete_action(self, key: str) -> None:
+        """Remove an action entry (one whose blobs are gone); a missing one is not an error."""
+
     def _receive(self, digest: str, dest: Path, fill: Callable[[BinaryIO], bool]) -> bool:
         """Run ``fill(writer)`` into a temp file beside ``dest``, verify, rename into place.
 
@@ -249,6 +253,9 @@ class FileStore(RemoteStore):
     def list_actions(self) -> Iterator[str]:
         for key, _ in self._walk("ac"):
             yield key
+
+    def delete_action(self, key: str) -> None:
+        self._path("ac", key).unlink(missing_ok=True)
 
 
 def _load_store_class(scheme: str, registry: Mapping[str, str] | None) -> type[RemoteStore]:

@@ -79,6 +79,10 @@ class RemoteTiers:
                     self.ac.put(record)
                     self._mark(store, key)
                     return record
+                # The entry names blobs the store no longer has (a remote GC, a lost object):
+                # drop it, or create-only writes would keep this dead entry forever.
+                if self._writable(store):
+                    store.delete_action(key)
             except RemoteCorrupt as exc:
                 self._warn(f"remote {store.url}: {exc}; not used")
             except RemoteError as exc:
@@ -104,7 +108,12 @@ class RemoteTiers:
             self.cas.root.mkdir(parents=True, exist_ok=True)
             with tempfile.TemporaryDirectory(dir=self.cas.root) as tmp:
                 dest = Path(tmp) / "blob"
-                if not store.get_blob(digest, dest):
+                try:
+                    found = store.get_blob(digest, dest)
+                except RemoteCorrupt:
+                    self._evict(store, digest)
+                    raise
+                if not found:
                     return False
                 self.cas.put_file(dest, digest=digest)
                 self.downloaded += 1
@@ -114,7 +123,20 @@ class RemoteTiers:
                     return False
         return True
 
+    def _evict(self, store: RemoteStore, digest: str) -> None:
+        # Bytes that do not match their name are garbage to every reader; deleting them lets
+        # the next publish store the real bytes (create-only writes would keep them forever).
+        if not self._writable(store):
+            return
+        try:
+            store.delete_blob(digest)
+        except RemoteError:
+            pass  # the caller's warning already says the blob was not used
+
     # -- writes ----------------------------------------------------------------------------
+    def _writable(self, store: RemoteStore) -> bool:
+        return any(s is store and w for s, _r, w in self.stores)
+
     def _epoch(self, store: RemoteStore) -> str:
         """The store's identity: a random id kept in the store itself (made on first use).
 
@@ -134,7 +156,8 @@ class RemoteTiers:
         return f"published:{store.url}:{self._epoch(store)}:{key}"
 
     def _mark(self, store: RemoteStore, key: str) -> None:
-        self.ac.mark(self._marker(store, key))
+        if self._writable(store):  # marks steer publishing; a read-only store is never written
+            self.ac.mark(self._marker(store, key))
 
     def needs_publish(self, key: str, private: bool) -> bool:
         for store in self._targets(private):

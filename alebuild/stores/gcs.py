@@ -228,6 +228,13 @@ class GcsStore(RemoteStore):
             except gexc.NotFound:
                 self._object_missing()
 
+    def delete_action(self, key: str) -> None:
+        with self._errors():
+            try:
+                self._blob(object_name("ac", key)).delete(timeout=TIMEOUT, retry=RETRY)
+            except gexc.NotFound:
+                self._object_missing()
+
     def list_actions(self) -> Iterator[str]:
         for blob in self._list("ac"):
             yield self._digest_of(blob.name, "ac")

@@ -197,6 +197,10 @@ class S3Store(RemoteStore):
         with self._errors():
             self._s3.delete_object(Bucket=self.bucket, Key=self._key("cas", digest))
 
+    def delete_action(self, key: str) -> None:
+        with self._errors():
+            self._s3.delete_object(Bucket=self.bucket, Key=self._key("ac", key))
+
     def list_actions(self) -> Iterator[str]:
         for obj in self._list("ac"):
             yield self._digest_of(obj["Key"], "ac")

@@ -162,10 +162,6 @@ def test_corrupt_remote_blob_is_not_used(
     assert any(victim in m for m in warnings), warnings
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="tiers keep a corrupt remote blob: _push sees has_blob() and never replaces it",
-)
 @pytest.mark.parametrize("kind", KINDS)
 def test_corrupt_remote_blob_is_repaired(
     kind: str, request: pytest.FixtureRequest, tmp_path: Path

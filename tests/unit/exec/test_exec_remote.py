@@ -145,3 +145,25 @@ def test_a_wiped_store_is_refilled_from_local_hits(runner, tmp_path):
     assert again["executed"] == []
     fresh = _build(runner, tmp_path / "c2", [url], "//p:open")
     assert fresh["executed"] == [] and fresh["cached"] == ["//p:open"]
+
+
+def test_entry_whose_blobs_vanished_is_replaced(runner, tmp_path):
+    url, store = _setup(runner, tmp_path)
+    _build(runner, tmp_path / "c1", [url], "//p:open")
+    ws = Workspace(runner.root, cache_dir=tmp_path / "c1")
+    ws.remote_gc(url, 0, None, apply=True)  # blobs gone, the ac/ entry stays
+    ws.close()
+    first = _build(runner, tmp_path / "c2", [url], "//p:open")
+    assert first["executed"] == ["//p:open"]  # the dangling entry is a miss (and is dropped)
+    second = _build(runner, tmp_path / "c3", [url], "//p:open")
+    assert second["executed"] == []  # the re-run's entry replaced it
+
+
+def test_read_only_remote_is_never_written(runner, tmp_path):
+    url, store = _setup(runner, tmp_path)
+    _build(runner, tmp_path / "c1", [url], "//p:open")
+    before = _objects(store)
+    runner.write("BUILD.toml", f'[workspace]\n[[workspace.remote]]\nurl = "{url}"\nwrite = false\n')
+    out = _build(runner, tmp_path / "c2", [], "//p:open", "//p:derived")
+    assert out["cached"] == ["//p:open"] and out["warnings"] == []
+    assert _objects(store) == before

@@ -185,3 +185,6 @@ class _FakeStore(RemoteStore):
 
     def list_actions(self):
         return iter(())
+
+    def delete_action(self, key):
+        return None
