@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import fcntl
 import json
+import marshal
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -67,6 +68,14 @@ class ActionRecord:
 
 
 _FIELDS = frozenset(f.name for f in fields(ActionRecord))
+_RECENT_FILE = "recent-hits.marshal"
+_RECENT_FORMAT = 1
+
+
+def _slim_dict(rec: ActionRecord) -> dict:
+    d = asdict(rec)
+    d["keyfile"] = {}
+    return d
 
 
 class ActionCache:
@@ -77,6 +86,8 @@ class ActionCache:
         self.cas = cas
         # Never evict: an action record is tiny and losing one costs a rebuild or a re-run.
         self._db = diskcache.Cache(str(self.directory), eviction_policy="none")
+        self._recent: dict[str, dict] | None = None
+        self._seen: dict[str, dict] = {}
 
     def __enter__(self) -> ActionCache:
         return self
@@ -85,6 +96,7 @@ class ActionCache:
         self.close()
 
     def close(self) -> None:
+        self.save_recent()
         self._db.close()
 
     def _raw(self, key: str) -> ActionRecord | None:
@@ -97,18 +109,45 @@ class ActionCache:
         A plain blob is checked with one stat; a tree (``record.trees`` names them, found
         at ``put``) is walked, so a member evicted behind its back makes the entry a miss.
         """
-        rec = self._raw(key)
+        recent = self._recent_hits().get(key)
+        rec = ActionRecord(**recent) if recent is not None else self._raw(key)
         if rec is None:
             return None
         exists = os.path.exists
-        path_of = self.cas.path_of
+        path_of = self.cas.path_str
         for name, d in rec.outputs.items():
             if name in rec.trees:
                 if not self.cas.has_all(d):
                     return None
             elif not exists(path_of(d)):
                 return None
+        self._seen[key] = recent if recent is not None else _slim_dict(rec)
         return rec
+
+    # A no-op build looks up every action. The records it found last time are kept in one
+    # marshal file read at the first lookup (a few ms for 15,000), sparing a SQLite query and
+    # a JSON decode per action. Safe because a key's record never changes meaning: a stale
+    # entry is at worst one whose blobs are gone, which the checks above catch, and then the
+    # database is consulted.
+    def _recent_hits(self) -> dict[str, dict]:
+        if self._recent is None:
+            self._recent = {}
+            try:
+                loaded = marshal.loads((self.directory / _RECENT_FILE).read_bytes())
+                if isinstance(loaded, dict) and loaded.get("format") == _RECENT_FORMAT:
+                    self._recent = loaded["records"]
+            except (OSError, ValueError, EOFError, TypeError, KeyError):
+                pass
+        return self._recent
+
+    def save_recent(self) -> None:
+        """Persist the records this process found or stored (the next build's working set)."""
+        if not self._seen or self._seen == self._recent:
+            return
+        data = marshal.dumps({"format": _RECENT_FORMAT, "records": self._seen})
+        tmp = self.directory / f".{_RECENT_FILE}.{os.getpid()}"
+        tmp.write_bytes(data)
+        os.replace(tmp, self.directory / _RECENT_FILE)
 
     def put(self, record: ActionRecord) -> None:
         """Store ``record``; ``ValueError`` if any output is not fully in the CAS."""
@@ -122,6 +161,9 @@ class ActionCache:
         # of a no-op build would otherwise decode it.
         trees = sorted(n for n, d in record.outputs.items() if self.cas.is_tree(d))
         slim = ActionRecord(**{**record.__dict__, "keyfile": {}, "trees": trees})
+        self._seen[record.key] = _slim_dict(slim)
+        if self._recent is not None:
+            self._recent.pop(record.key, None)
         self._db.set(_RECORD + record.key, slim.to_json())
         self._db.set(_KEYFILE + record.key, json.dumps(record.keyfile, sort_keys=True))
         if record.label:
@@ -137,6 +179,8 @@ class ActionCache:
         return None if data is None else json.loads(data)
 
     def delete(self, key: str) -> None:
+        self._recent_hits().pop(key, None)
+        self._seen.pop(key, None)
         self._db.delete(_RECORD + key)
         self._db.delete(_KEYFILE + key)
 

@@ -78,6 +78,9 @@ class _Streamer:
         return f"{self.algo}:{self.hasher.hexdigest()}"
 
 
+_HEX_LEN = {"xxh128": 32, "sha256": 64}
+
+
 class LocalCAS:
     """Blobs and tree objects by digest under ``root``; ``algo`` is used for new writes."""
 
@@ -85,6 +88,7 @@ class LocalCAS:
         if algo not in ALGORITHMS:
             raise ValueError(f"unknown digest algorithm {algo!r}")
         self.root = Path(root)
+        self._root_str = os.fspath(self.root)
         self.algo = algo
         self._tmp = self.root / "tmp"
         # Digests known complete (has_all); cleared on any delete by this instance.
@@ -96,7 +100,14 @@ class LocalCAS:
         return self.root / algo / hexpart[:2] / hexpart[2:]
 
     def has(self, d: str) -> bool:
-        return os.path.exists(self.path_of(d))
+        return os.path.exists(self.path_str(d))
+
+    def path_str(self, d: str) -> str:
+        """``path_of`` as a string, without pathlib: the hot path of cache hits."""
+        algo, _, hexpart = d.partition(":")
+        if _HEX_LEN.get(algo) != len(hexpart) or not hexpart.isalnum():
+            return os.fspath(self.path_of(d))  # validates and raises for a bad digest
+        return f"{self._root_str}/{algo}/{hexpart[:2]}/{hexpart[2:]}"
 
     def touch(self, d: str) -> bool:
         """Mark ``d`` as recently used (mtime = now); False if it is absent."""

@@ -133,6 +133,7 @@ class Loader:
         self._implicit: dict[str, list[dict[str, Any]] | None] = {}
         self._origins: dict[Label, tuple[str, int]] = {}  # declared target -> (kind, index)
         self._positions: dict[str, TomlPositions] = {}
+        self._dirs: dict[str, Path] = {}
 
     @classmethod
     def from_workspace(cls, start: Path, registry: Registry | None = None) -> Loader:
@@ -143,7 +144,12 @@ class Loader:
     # -- LoadContext ---------------------------------------------------------------------
 
     def package_dir(self, package: str) -> Path:
-        return self.root / package if package else self.root
+        # Memoised: rules ask for it per target on every build, and a Path reused keeps its
+        # cached string form (building a fresh one each time showed up in no-op profiles).
+        found = self._dirs.get(package)
+        if found is None:
+            found = self._dirs[package] = self.root / package if package else self.root
+        return found
 
     def target(self, label: Label) -> Target:
         """The target behind ``label``, loading its package on demand (UserError if missing)."""

@@ -82,11 +82,15 @@ class Spec(BaseModel):
 
     @classmethod
     def keyed_fields(cls) -> list[str]:
+        cached = cls.__dict__.get("_keyed_fields_cache")
+        if cached is not None:
+            return cached
         out = []
         for fname, info in cls.model_fields.items():
             extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
             if extra.get("keyed", True) and fname != "name":
                 out.append(fname)
+        cls._keyed_fields_cache = out  # per class: computed once, read for every target
         return out
 
 

@@ -33,6 +33,18 @@ class EventBus:
     def subscribe(self, listener: Listener) -> None:
         self._listeners.append(listener)
 
+    def cached(self, label: str, kind: str, key: str) -> None:
+        """``emit("action_cached", ...)`` for the hot path of a no-op build (one per target):
+        the line is formatted directly instead of through a sorted ``json.dumps``."""
+        if self._listeners:
+            self.emit("action_cached", label=label, kind=kind, key=key)
+            return
+        if self._fh is not None:
+            self._fh.write(
+                f'{{"event": "action_cached", "key": "{key}", "kind": "{kind}", '
+                f'"label": {json.dumps(label)}, "ts": {round(time.time(), 6)}}}\n'
+            )
+
     def emit(self, event: str, **fields: Any) -> None:
         record = {"ts": round(time.time(), 6), "event": event, **fields}
         if self._fh is not None:

@@ -96,13 +96,16 @@ class PlanEntry:
     key: str | None
 
 
-@dataclass
+@dataclass(repr=False)  # the default repr walks every state: costly at 15,000 targets
 class BuildResult:
     build_id: str
     roots: list[Label]
     states: dict[Label, ActionState]
     counters: Counter
     log_path: Path | None
+
+    def __repr__(self) -> str:
+        return f"<BuildResult {self.build_id}: {len(self.states)} actions, ok={self.ok}>"
 
     @property
     def ok(self) -> bool:
@@ -244,7 +247,7 @@ class Scheduler:
             value=rec.value,
             meta=rec.meta,
         )
-        self.events.emit("action_cached", label=str(label), kind=rec.kind, key=rec.key)
+        self.events.cached(str(label), rec.kind, rec.key)
         return st
 
     # -- plan ---------------------------------------------------------------------------
