@@ -8,6 +8,7 @@ run provisions nothing.
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,21 @@ from alebuild.cache.digest import digest_bytes
 from alebuild.sandbox.base import Sandbox, SandboxSpec
 from alebuild.sandbox.registry import get_provider_class
 
-__all__ = ["acquire", "stage_tree", "seed_for"]
+__all__ = ["acquire", "stage_tree", "seed_for", "SandboxUse"]
+
+
+class SandboxUse:
+    """Provenance of one acquired sandbox (recorded in action meta, never keyed)."""
+
+    def __init__(self, provider: str, machine: dict[str, Any]) -> None:
+        self.provider = provider
+        self.machine = machine
+        self.isolation = ""
+        self.seconds = 0.0
+
+    def meta(self) -> dict[str, Any]:
+        return {"provider": self.provider, "machine": self.machine, "isolation": self.isolation,
+                "sandbox_seconds": round(self.seconds, 3)}
 
 
 def _provider(services: dict[str, Any], name: str) -> Any:
@@ -32,8 +47,13 @@ def _provider(services: dict[str, Any], name: str) -> Any:
 
 
 @contextlib.asynccontextmanager
-async def acquire(ctx: Any, template_label: Any, image_digest: str | None) -> AsyncIterator[Sandbox]:
-    """A fresh sandbox for the sandbox template ``template_label``; released on exit."""
+async def acquire(
+    ctx: Any, template_label: Any, image_digest: str | None, use: SandboxUse | None = None
+) -> AsyncIterator[Sandbox]:
+    """A fresh sandbox for the sandbox template ``template_label``; released on exit.
+
+    ``use`` (if given) receives the provider, machine, isolation and seconds held.
+    """
     from rules.image import materialized_image
 
     template = ctx.services["loader"].target(template_label).spec
@@ -46,9 +66,16 @@ async def acquire(ctx: Any, template_label: Any, image_digest: str | None) -> As
         build_id=ctx.build_id,
         machine=dict(template.machine),
     )
-    async with _provider(ctx.services, template.provider).sandbox(spec) as sbx:
-        ctx.services["counters"]["sandboxes_provisioned"] += 1
-        yield sbx
+    t0 = time.monotonic()
+    try:
+        async with _provider(ctx.services, template.provider).sandbox(spec) as sbx:
+            ctx.services["counters"]["sandboxes_provisioned"] += 1
+            if use is not None:
+                use.isolation = sbx.isolation
+            yield sbx
+    finally:
+        if use is not None:
+            use.seconds = time.monotonic() - t0
 
 
 async def stage_tree(ctx: Any, sbx: Sandbox, digest: str, path: str) -> None:

@@ -10,6 +10,7 @@ cached sample that is still graded.
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 from alebuild.ale.taskpkg import SetupError, TaskEnv, TaskModule, task_layout
@@ -17,7 +18,7 @@ from alebuild.core.errors import InfraError
 from alebuild.core.labels import Label
 from alebuild.core.rule import LabelRef, Output, Rule, Spec, not_keyed
 from alebuild.sandbox.session import Session
-from rules._sandboxes import acquire, seed_for, stage_tree
+from rules._sandboxes import SandboxUse, acquire, seed_for, stage_tree
 from rules.task import read_material
 
 __all__ = ["AgentRun", "AgentRunSpec", "AGENT_DIR"]
@@ -67,7 +68,9 @@ class AgentRun(Rule):
         secrets = {n: ctx.secret(n) for n in agent["env"]}
         image = ctx.dep(spec.image).outputs["tree"] if spec.image else None
 
-        async with acquire(ctx, spec.sandbox, image) as sbx:
+        template = ctx.services["loader"].target(spec.sandbox).spec
+        use = SandboxUse(template.provider, dict(template.machine))
+        async with acquire(ctx, spec.sandbox, image, use) as sbx:
             await stage_tree(ctx, sbx, task.outputs["input"], paths.input)
             await stage_tree(ctx, sbx, task.outputs["software"], paths.software)
             await sbx.mkdir(paths.output)
@@ -77,15 +80,16 @@ class AgentRun(Rule):
             except SetupError as exc:
                 raise InfraError(f"task setup failed: {exc.error_type}: {exc}") from exc
             argv, agent_env = await self._prepare(ctx, sbx, agent, instruction, paths, material)
+            t_agent = time.monotonic()
             res = await sbx.exec(
                 argv, env={**agent_env, **secrets}, cwd=paths.root, stdin=instruction.encode(),
                 timeout=wall,
             )
+            res_seconds = time.monotonic() - t_agent
             await sbx.kill_all()  # nothing of the agent may outlive its turn
             local = ctx.scratch() / "artifacts"
             await sbx.get_tree(paths.root, local, exclude=lambda rel: rel.split("/", 1)[0] == "reference")
             artifacts = ctx.store_tree(local, modes="full")
-            isolation = sbx.isolation
 
         transcript = ctx.redact(
             res.stdout[-MAX_TRANSCRIPT:].decode(errors="replace")
@@ -102,8 +106,7 @@ class AgentRun(Rule):
             outcome=outcome,
             outputs={"artifacts": artifacts, "transcript": ctx.store_bytes(transcript.encode())},
             value={"status": status, "returncode": res.returncode},
-            meta={"isolation": isolation, "provider": ctx.services["loader"].target(spec.sandbox).spec.provider,
-                  "wall_time_s": wall},
+            meta={**use.meta(), "wall_time_s": wall, "agent_seconds": round(res_seconds, 3)},
             reason=reason,
         )
 

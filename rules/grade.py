@@ -14,7 +14,7 @@ from alebuild.cache.digest import canonical_json
 from alebuild.core.labels import Label
 from alebuild.core.rule import LabelRef, Output, Rule, Spec, not_keyed
 from alebuild.sandbox.session import Session
-from rules._sandboxes import acquire, seed_for, stage_tree
+from rules._sandboxes import SandboxUse, acquire, seed_for, stage_tree
 from rules.task import read_material, reference_tree
 
 __all__ = ["Grade", "GradeSpec", "grade_artifacts"]
@@ -30,14 +30,14 @@ class GradeSpec(Spec):
 
 
 async def grade_artifacts(ctx, *, task_label: Label, task_outputs, artifacts: str, sandbox: Label,
-                          image: str | None, variant: int) -> float:
+                          image: str | None, variant: int, use: SandboxUse | None = None) -> float:
     """Restore ``artifacts``, stage the reference, run ``evaluate()``; GraderError on failure."""
     material = read_material(ctx, task_outputs["run_material"])
     reference = reference_tree(ctx, task_label.package, read_material(ctx, task_outputs["grade_material"]))
     env = TaskEnv.default_for(material["os_type"])
     domain, name = material["task_id"].split("/", 1)
     paths = task_layout(env, domain, name, material["variant_names"][variant])
-    async with acquire(ctx, sandbox, image) as sbx:
+    async with acquire(ctx, sandbox, image, use) as sbx:
         await stage_tree(ctx, sbx, artifacts, paths.root)
         await stage_tree(ctx, sbx, reference, paths.reference)
         module = TaskModule.load(ctx.root / task_label.package, ctx.root, env, seed=seed_for(ctx.key, "evaluate"))
@@ -62,6 +62,8 @@ class Grade(Rule):
     async def run(self, target, ctx) -> Output:
         spec: GradeSpec = target.spec
         run = ctx.dep(spec.run)
+        template = ctx.services["loader"].target(spec.sandbox).spec
+        use = SandboxUse(template.provider, dict(template.machine))
         score = await grade_artifacts(
             ctx,
             task_label=spec.task,
@@ -70,6 +72,8 @@ class Grade(Rule):
             sandbox=spec.sandbox,
             image=ctx.dep(spec.image).outputs["tree"] if spec.image else None,
             variant=spec.variant,
+            use=use,
         )
         record = {"eval_status": "success", "score": score, "error": None}
-        return Output(value={"score": score}, outputs={"eval": ctx.store_bytes(canonical_json(record))})
+        return Output(value={"score": score}, outputs={"eval": ctx.store_bytes(canonical_json(record))},
+                      meta=use.meta())

@@ -168,3 +168,15 @@ def test_missing_secret_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.Mon
     assert proc.returncode == 2  # the user's to fix, not an infrastructure failure
     assert f"secret {SECRET_NAME} is not set" in proc.stderr
     assert unit("leaky", "demo/log_triage", "run") in proc.stderr
+
+
+def test_run_and_grade_record_provenance(tmp_path: Path) -> None:
+    """Recorded, never keyed: who built it, where, on what, for how long."""
+    ws = DemoWorkspace.create(tmp_path, tasks=["demo/log_triage"], agents=("careful",))
+    summary = ws.build()
+    for kind in ("run", "grade"):
+        meta = _state(summary, unit("careful", "demo/log_triage", kind)).meta
+        assert meta["provider"] == "local" and meta["machine"] == {"machineType": "local"}
+        assert meta["isolation"] in ("bwrap", "none") and meta["sandbox_seconds"] > 0
+        assert meta["alebuild_version"] and meta["host"]["cpus"] >= 1
+        assert meta["ended_at"] >= meta["started_at"]
