@@ -17,6 +17,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from alebuild.ale.sources import import_index
 from alebuild.ale.taskcard import load_task_card
 from alebuild.ale.taskpkg import (
     TaskEnv,
@@ -58,7 +59,10 @@ class Task(Rule):
 
     def inputs(self, target, ctx) -> dict[str, Any]:
         task_dir = ctx.package_dir(target.label.package)
+        index = import_index()  # parsed import lists, kept between builds by content digest
+        index.attach(ctx.root / ctx.config.cache_dir / "ale-imports.marshal")
         helpers = grade_helpers(task_dir / "main.py", ctx.root)
+        index.save()
         return {
             "package": Tree(task_dir),
             "helpers": {p.relative_to(ctx.root).as_posix(): File(p) for p in helpers},

@@ -10,8 +10,11 @@ paths: callers hash.
 from __future__ import annotations
 
 import ast
+import marshal
 import os
 from pathlib import Path
+
+import xxhash
 
 from alebuild.core.errors import UserError
 
@@ -131,28 +134,85 @@ def _importer_package(root: Path, importer_path: Path) -> list[str] | None:
     return list(rel.parts)
 
 
-def _imports_of(tree: ast.AST, root: Path, importer_path: Path) -> set[Path]:
-    found: set[Path] = set()
-    for node in ast.walk(tree):
+def _import_records(py_text: str, filename: str) -> list[tuple[int, str, tuple[str, ...]]]:
+    """The import statements of a module as (level, module, names); level -1 = ``import m``.
+
+    Parsing is the costly part of finding helpers, so records are memoised by the text's
+    digest (content-keyed: never stale) and can be persisted with ``ImportIndex``.
+    """
+    digest = xxhash.xxh3_128_hexdigest(py_text.encode("utf-8"))
+    hit = _RECORDS.get(digest)
+    if hit is not None:
+        return hit
+    records: list[tuple[int, str, tuple[str, ...]]] = []
+    for node in ast.walk(_parse(py_text, filename)):
         if isinstance(node, ast.Import):
-            for alias in node.names:
-                found.update(_files_for_module(root, alias.name.split(".")))
+            records.extend((-1, alias.name, ()) for alias in node.names)
         elif isinstance(node, ast.ImportFrom):
-            if node.level:
-                package = _importer_package(root, importer_path)
-                if package is None or node.level - 1 > len(package):
-                    continue
-                base = package[: len(package) - (node.level - 1)]
-            else:
-                base = []
-            module = base + (node.module.split(".") if node.module else [])
-            found.update(_files_for_module(root, module))
-            for alias in node.names:
-                if alias.name != "*":
-                    hit = _module_file(root, module + [alias.name])
-                    if hit is not None:
-                        found.add(hit)
+            records.append((node.level, node.module or "", tuple(a.name for a in node.names)))
+    _RECORDS[digest] = records
+    _INDEX.dirty = True
+    return records
+
+
+def _imports_of(records: list[tuple[int, str, tuple[str, ...]]], root: Path, importer_path: Path) -> set[Path]:
+    found: set[Path] = set()
+    for level, name, names in records:
+        if level == -1:
+            found.update(_files_for_module(root, name.split(".")))
+            continue
+        if level:
+            package = _importer_package(root, importer_path)
+            if package is None or level - 1 > len(package):
+                continue
+            base = package[: len(package) - (level - 1)]
+        else:
+            base = []
+        module = base + (name.split(".") if name else [])
+        found.update(_files_for_module(root, module))
+        for alias in names:
+            if alias != "*":
+                hit = _module_file(root, module + [alias])
+                if hit is not None:
+                    found.add(hit)
     return found
+
+
+class ImportIndex:
+    """Persists the memoised import records between processes (a marshal file)."""
+
+    def __init__(self) -> None:
+        self.path: Path | None = None
+        self.dirty = False
+
+    def attach(self, path: Path) -> None:
+        if self.path == path:
+            return
+        self.path = path
+        try:
+            loaded = marshal.loads(path.read_bytes())
+            if isinstance(loaded, dict):
+                for k, v in loaded.items():
+                    _RECORDS.setdefault(k, [tuple(r) for r in v])
+        except (OSError, ValueError, EOFError, TypeError):
+            pass
+
+    def save(self) -> None:
+        if not self.dirty or self.path is None:
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}")
+        tmp.write_bytes(marshal.dumps({k: [list(r) for r in v] for k, v in _RECORDS.items()}))
+        os.replace(tmp, self.path)
+        self.dirty = False
+
+
+_RECORDS: dict[str, list[tuple[int, str, tuple[str, ...]]]] = {}
+_INDEX = ImportIndex()
+
+
+def import_index() -> ImportIndex:
+    return _INDEX
 
 
 def workspace_imports(py_text: str, workspace_root: Path, importer_path: Path) -> list[Path]:
@@ -165,8 +225,8 @@ def workspace_imports(py_text: str, workspace_root: Path, importer_path: Path) -
     Returned as ``workspace_root / <relative path>``, sorted by relative path.
     """
     root, importer = Path(workspace_root).absolute(), Path(importer_path).absolute()
-    tree = _parse(py_text, str(importer_path))
-    return _sorted(root, _imports_of(tree, root, importer))
+    records = _import_records(py_text, str(importer_path))
+    return _sorted(root, _imports_of(records, root, importer))
 
 
 def _sorted(root: Path, paths: set[Path]) -> list[Path]:
