@@ -221,19 +221,18 @@ class GcsStore(RemoteStore):
             updated = blob.updated.timestamp() if blob.updated else 0.0
             yield self._digest_of(blob.name, "cas"), int(blob.size or 0), updated
 
-    def delete_blob(self, digest: str) -> None:
+    def _delete(self, area: str, digest: str) -> None:
         with self._errors():
             try:
-                self._blob(object_name("cas", digest)).delete(timeout=TIMEOUT, retry=RETRY)
+                self._blob(object_name(area, digest)).delete(timeout=TIMEOUT, retry=RETRY)
             except gexc.NotFound:
                 self._object_missing()
 
+    def delete_blob(self, digest: str) -> None:
+        self._delete("cas", digest)
+
     def delete_action(self, key: str) -> None:
-        with self._errors():
-            try:
-                self._blob(object_name("ac", key)).delete(timeout=TIMEOUT, retry=RETRY)
-            except gexc.NotFound:
-                self._object_missing()
+        self._delete("ac", key)
 
     def list_actions(self) -> Iterator[str]:
         for blob in self._list("ac"):
