@@ -109,10 +109,9 @@ def _hash_regular(path: str, st: os.stat_result, algo: str, statcache: StatCache
             return hit
     with open(path, "rb", buffering=0) as f:
         digest, _ = digest_stream(f, algo, size_hint=st.st_size)
-        after = os.fstat(f.fileno())
-    # Record only if the file did not change while it was read.
-    if statcache is not None and _signature(after) == _signature(st):
-        statcache.record(path, st, algo, digest)
+        # Record only if the file did not change while it was read.
+        if statcache is not None and _signature(os.fstat(f.fileno())) == _signature(st):
+            statcache.record(path, st, algo, digest)
     return digest
 
 

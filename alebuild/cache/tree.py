@@ -163,7 +163,8 @@ class _Walk:
             elif stat.S_ISREG(m):
                 self._count(st.st_size, de.path)
                 blob = _hash_regular(de.path, st, self.algo, self.statcache)
-                self.files.setdefault(blob, Path(de.path))
+                if blob not in self.files:
+                    self.files[blob] = Path(de.path)
                 if self.full:
                     mode = stat.S_IMODE(m)
                 else:
@@ -171,7 +172,9 @@ class _Walk:
                 rows.append([name, "file", mode, blob])
             else:
                 raise ValueError(f"{de.path}: cannot hash a special file (fifo, socket or device)")
-        data = TREE_HEADER + canonical_json(rows)
+        # Rows are plain by construction (UTF-8 names checked above, ints, digests), so they
+        # are serialised exactly as canonical_json would, without its validation walk.
+        data = TREE_HEADER + json.dumps(rows, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
         digest = digest_bytes(data, self.algo)
         self.objects.setdefault(digest, data)
         return digest
