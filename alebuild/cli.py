@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
+import os
 import json
 import sys
 from pathlib import Path
@@ -136,6 +137,9 @@ def main(argv: list[str] | None = None) -> int:
     except (KeyboardInterrupt, asyncio.CancelledError):
         print("alebuild: interrupted; completed actions are cached, rerun to resume", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `alebuild ... | head`: the reader left; say nothing more
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
 
 
 def _workspace(args: argparse.Namespace) -> Any:
