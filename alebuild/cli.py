@@ -8,8 +8,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
-import os
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any

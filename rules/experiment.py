@@ -164,8 +164,53 @@ class Experiment(Rule):
         out_dir = Path(services["out_dir"]) / target.label.name
         out_dir.mkdir(parents=True, exist_ok=True)
         (out_dir / "scoreboard.json").write_text(json.dumps(board, indent=2, sort_keys=True) + "\n")
+        manifest = json.loads(cas.read_bytes(result.outputs["manifest"]))
         (out_dir / "manifest.json").write_bytes(cas.read_bytes(result.outputs["manifest"]))
+        write_run_records(out_dir / "runs", target, manifest, services)
         print(render_scoreboard(board, str(target.label)), file=stream or sys.stdout)
+
+
+def write_run_records(base: Path, target, manifest: dict[str, Any], services: dict[str, Any]) -> None:
+    """ALE's per-unit records: ``<agent>/<domain>/<task>/r<i>/{run.json, eval_result.json,
+    transcript.txt}``, from the stored results (timings are provenance, not keyed)."""
+    ac, cas, loader = services["action_cache"], services["cas"], services["loader"]
+    agents = {label.name: loader.target(label).spec for label in target.spec.agents}
+    for u in manifest["units"]:
+        folder = base / u["agent"] / u["task"] / (f"v{u['variant']}" if u["variant"] else "") / f"r{u['replica']}"
+        folder.mkdir(parents=True, exist_ok=True)
+        run = ac.get(u["run_key"]) if u.get("run_key") else None
+        grade = ac.get(u["grade_key"]) if u.get("grade_key") else None
+        spec = agents.get(u["agent"])
+        run_meta = run.meta if run else {}
+        status = {"ok": "completed", "agent_failed": "failed"}.get(run.outcome if run else "", "not_executed")
+        if run is not None and run.value.get("status") == "timeout":
+            status = "timeout"
+        record = {
+            "agent": {
+                "id": u["agent"], "name": spec.display_name or u["agent"] if spec else u["agent"],
+                "harness": spec.harness if spec else None, "version": spec.version if spec else None,
+                "model": spec.model if spec else None, "executor": "sandbox",
+                "config": dict(spec.config) if spec else {},
+            },
+            "task": {"path": u["task"], "variant": u["variant"]},
+            "replica": u["replica"],
+            "status": status,
+            "score": u["score"],
+            "termination_reason": run.meta.get("reason") if run else None,
+            "duration_s": run_meta.get("duration_s"),
+            "usage": {k: run_meta[k] for k in ("sandbox_seconds", "agent_seconds") if k in run_meta},
+            "run_key": u["run_key"], "artifacts": u["artifacts"],
+        }
+        (folder / "run.json").write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
+        evaluation = {
+            "eval_status": "success" if u["score"] is not None else "error",
+            "score": u["score"],
+            "eval_duration_s": grade.meta.get("duration_s") if grade else None,
+            "error": None if u["score"] is not None else u["outcome"],
+        }
+        (folder / "eval_result.json").write_text(json.dumps(evaluation, indent=2, sort_keys=True) + "\n")
+        if run is not None and "transcript" in run.outputs and cas.has(run.outputs["transcript"]):
+            (folder / "transcript.txt").write_bytes(cas.read_bytes(run.outputs["transcript"]))
 
 
 def _stats(scores: list[float]) -> dict[str, Any]:

@@ -399,6 +399,7 @@ class Scheduler:
             "ended_at": time.time(),
             "duration_s": round(duration, 6),
             "attempts": attempt,
+            **({"reason": out.reason} if out.reason else {}),
         }
         digest = output_digest(out.outcome, out.outputs, out.value, self.algo)
         state = ActionState(

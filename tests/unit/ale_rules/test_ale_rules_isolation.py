@@ -8,6 +8,7 @@ sandbox; links collected as links; kill_all before collection), not from namespa
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 from pathlib import Path
@@ -105,6 +106,14 @@ def test_wall_time_ends_agent_and_grade_still_runs(tmp_path: Path, isolation: st
     # A timed-out sample is cached like any result: the rebuild does not wait 2 s again.
     again = ws.build()
     assert again["executed"] == [] and run_label in again["cached"]
+    # ALE's per-unit records say so too (written when the CLI presents the result).
+    assert ws.cli(EXP, "--no-progress").returncode == 0
+    records = ws.root / "out" / "small" / "runs" / "sleeper" / "demo" / "log_triage" / "r0"
+    run_json = json.loads((records / "run.json").read_text())
+    assert run_json["status"] == "timeout" and "wall time" in run_json["termination_reason"]
+    assert run_json["agent"]["harness"] == "script" and run_json["task"]["path"] == "demo/log_triage"
+    evaluation = json.loads((records / "eval_result.json").read_text())
+    assert evaluation["eval_status"] == "success" and evaluation["score"] == grade.value["score"]
 
 
 LEAKY = f'''\
