@@ -204,12 +204,11 @@ class Scheduler:
 
     def private(self, label: Label) -> bool:
         """A target is private if it says so or if anything it is built from is private."""
-        memo = self._private
-        if label not in memo:
-            spec = self.graph.targets[label].spec
-            own = getattr(spec, "visibility", "public") == "private"
-            memo[label] = own or any(self.private(d) for d in self.graph.deps[label])
-        return memo[label]
+        if not self._private:  # one pass in dependency order (no recursion on deep chains)
+            for lbl in self.graph.topo_order():
+                own = getattr(self.graph.targets[lbl].spec, "visibility", "public") == "private"
+                self._private[lbl] = own or any(self._private[d] for d in self.graph.deps[lbl])
+        return self._private[label]
 
     async def _publish(self, records: list[tuple[ActionRecord, bool]]) -> None:
         if self.tiers is None or not records:

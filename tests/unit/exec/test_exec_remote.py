@@ -167,3 +167,25 @@ def test_read_only_remote_is_never_written(runner, tmp_path):
     out = _build(runner, tmp_path / "c2", [], "//p:open", "//p:derived")
     assert out["cached"] == ["//p:open"] and out["warnings"] == []
     assert _objects(store) == before
+
+
+def test_deep_chain_with_a_remote(runner, tmp_path):
+    """Visibility is derived without recursion: a 1,500-long chain publishes fine."""
+    body = '[[genrule]]\nname = "t0"\nouts = ["o"]\ncmd = "echo 0 > o"\n'
+    for i in range(1, 1500):
+        body += f'[[genrule]]\nname = "t{i}"\nsrcs = [":t{i - 1}"]\nouts = ["o{i}"]\ncmd = "true > o{i}"\n'
+    runner.write("p/BUILD.toml", body)
+    ws = Workspace(runner.root, cache_dir=tmp_path / "c", remotes=[f"file://{tmp_path / 'r'}"])
+    try:
+        assert all(not ws_private for ws_private in _private_flags(ws, "//p:t1499"))
+    finally:
+        ws.close()
+
+
+def _private_flags(ws, label):
+    from alebuild.exec.events import EventBus
+    from alebuild.exec.scheduler import BuildOptions as Options
+
+    _, graph = ws.graph([label])
+    sched = ws._scheduler(graph, Options(), EventBus(None, "t"))
+    return [sched.private(lbl) for lbl in graph.topo_order()]
