@@ -41,12 +41,16 @@ $(VPY):
 	echo "creating $(VENV) with $$py ($$("$$py" -c 'import sys; print(sys.version.split()[0])'))"; \
 	"$$py" -m venv $(VENV)
 
+# compileall: this machine sets PYTHONDONTWRITEBYTECODE, so without it every command would
+# recompile the project's sources at start-up (stale .pyc files are ignored by Python).
 $(STAMP_BASE): pyproject.toml | $(VPY)
 	$(VENV)/bin/pip install -q -e .
+	$(VPY) -m compileall -q alebuild rules >/dev/null
 	@touch $@
 
 $(STAMP_TEST): pyproject.toml | $(VPY)
 	$(VENV)/bin/pip install -q -e '.[test]'
+	$(VPY) -m compileall -q alebuild rules >/dev/null
 	@touch $@ $(STAMP_BASE)
 
 venv: $(STAMP_TEST)

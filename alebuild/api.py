@@ -7,6 +7,8 @@ the same functions.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import importlib
 import json
 import os
 import secrets
@@ -14,12 +16,14 @@ import shutil
 import signal
 import sys
 import time
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from alebuild.cache.action_cache import ActionCache
 from alebuild.cache.cas import LocalCAS
+from alebuild.cache.digest import digest_json
 from alebuild.cache.gc import gc as gc_blobs
 from alebuild.cache.gc import reachable, select_victims
 from alebuild.cache.remote import open_store
@@ -30,11 +34,13 @@ from alebuild.core.labels import Label
 from alebuild.core.loader import Loader
 from alebuild.core.parsecache import ParseCache
 from alebuild.core.registry import Registry
+from alebuild.core.rule import Rule
 from alebuild.core.workspace import WorkspaceConfig, find_root, load_workspace_config
 from alebuild.exec.events import EventBus
 from alebuild.exec.keys import InputHasher, diff_keyfiles, key_of, make_keyfile
 from alebuild.exec.progress import Progress
-from alebuild.exec.scheduler import BuildOptions, BuildResult, PlanEntry, Scheduler
+from alebuild.exec.scheduler import BuildOptions, BuildResult, PlanEntry, Scheduler, replay_cached
+from alebuild.exec.snapshot import Recorder, Snapshot, code_signature, fastpath_enabled
 
 __all__ = ["Workspace", "ExplainResult"]
 
@@ -144,43 +150,67 @@ class Workspace:
         listeners: list[Any] | None = None,
     ) -> BuildResult:
         """Build ``patterns``; ``listeners`` receive every event dict as it is emitted."""
-        roots, graph = self.graph(patterns)
+        options = options or BuildOptions()
         build_id = time.strftime("%Y%m%dT%H%M%S") + "-" + secrets.token_hex(3)
         log_path = self.cache_dir / "builds" / f"{build_id}.jsonl"
         events = EventBus(log_path, build_id)
         self.services["build_id"] = build_id
         self.services["events"] = events
-        sched = self._scheduler(graph, options or BuildOptions(), events)
-        events.emit("build_started", roots=[str(r) for r in roots], targets=len(graph.targets))
-        display = Progress(len(graph.targets), live=progress) if progress is not False else None
-        if display is not None:
-            events.subscribe(display)
         for listener in listeners or []:
             events.subscribe(listener)
-        result = BuildResult(build_id, roots, sched.states, sched.services["counters"], log_path)
+        snapshot = self._snapshot(patterns, options)
+        counters: Counter = self.services.setdefault("counters", Counter())
+        result: BuildResult | None = None
         try:
+            replayed = snapshot.replay(events) if snapshot is not None else None
+            if replayed is not None:
+                roots, states = replayed
+                result = BuildResult(build_id, roots, states, counters, log_path, replayed=True)
+                return result
+            recorder = snapshot.recorder() if snapshot is not None else contextlib.nullcontext()
+            with recorder:
+                roots, graph = self.graph(patterns)
+            sched = self._scheduler(graph, options, events)
+            result = BuildResult(build_id, roots, sched.states, sched.services["counters"], log_path)
+            events.emit("build_started", roots=[str(r) for r in roots], targets=len(graph.targets))
+            display = Progress(len(graph.targets), live=progress) if progress is not False else None
             if display is not None:
-                with display:
-                    await sched.run()
-            else:
-                await sched.run()
+                events.subscribe(display)
+            with display if display is not None else contextlib.nullcontext():
+                with recorder:
+                    pending = sched.settle_cached()
+                if snapshot is not None:
+                    snapshot.record(roots, graph, sched.states, complete=not pending)
+                await sched.run_pending(pending)
+            return result
         finally:
             self.statcache.save()
-            summary = result.summary()
-            # Counts, not label lists: the summary JSON has those, and a no-op build of
-            # 15,000 targets should not write a megabyte line.
-            events.emit(
-                "build_finished",
-                executed=len(summary["executed"]),
-                cached=len(summary["cached"]),
-                failed=summary["failed"],
-                sandboxes_provisioned=summary["sandboxes_provisioned"],
-                images_built=summary["images_built"],
-            )
+            if result is not None:
+                self._finish(result, events, summary_json)
             events.close()
-            if summary_json is not None:
-                _write_json_atomic(summary_json, summary)
-        return result
+
+    def _finish(self, result: BuildResult, events: EventBus, summary_json: Path | None) -> None:
+        summary = result.final = result.summary()
+        # Counts, not label lists: the summary JSON has those, and a no-op build of 15,000
+        # targets should not write a megabyte line.
+        events.emit(
+            "build_finished",
+            executed=len(summary["executed"]),
+            cached=len(summary["cached"]),
+            failed=summary["failed"],
+            sandboxes_provisioned=summary["sandboxes_provisioned"],
+            images_built=summary["images_built"],
+        )
+        if summary_json is not None:
+            _write_json_atomic(summary_json, summary)
+
+    def _snapshot(self, patterns: list[str], options: BuildOptions) -> NoopSnapshot | None:
+        """The no-op fast path for these patterns, when it can apply (see exec.snapshot)."""
+        if not fastpath_enabled() or self.tiers is not None or not options.use_cache:
+            return None
+        if options.resample_kinds:
+            return None
+        return NoopSnapshot(self, patterns)
 
     def build(self, patterns: list[str], options: BuildOptions | None = None, **kw: Any) -> BuildResult:
         return run_cancellable(self.build_async(patterns, options, **kw))
@@ -189,9 +219,12 @@ class Workspace:
         """Let each built root's rule render itself (scoreboards, out/ files)."""
         for label in result.roots:
             state = result.states.get(label)
-            if state is not None and state.outputs:
-                target = self.loader.target(label)
-                target.rule.present(target, state.as_dep(), self.services, stream)
+            if state is None or not state.outputs:
+                continue
+            if self.registry.rule_class(state.kind).present is Rule.present:
+                continue  # nothing to show: do not load its package for nothing
+            target = self.loader.target(label)
+            target.rule.present(target, state.as_dep(), self.services, stream)
 
     def plan(self, patterns: list[str]) -> list[PlanEntry]:
         _, graph = self.graph(patterns)
@@ -289,6 +322,68 @@ class Workspace:
             for digest in report.victims:
                 store.delete_blob(digest)
         return report
+
+
+class NoopSnapshot:
+    """Glue between a Workspace build and ``exec.snapshot`` for one set of patterns."""
+
+    def __init__(self, ws: Workspace, patterns: list[str]) -> None:
+        self.ws = ws
+        name = digest_json({"patterns": list(patterns)}, "xxh128").split(":")[1]
+        self.store = Snapshot(ws.cache_dir / "snapshots" / name)
+        self._recorder = Recorder(exclude=[ws.cache_dir])
+        self.identity = self._identity(patterns)
+
+    def _identity(self, patterns: list[str]) -> dict[str, Any]:
+        ws = self.ws
+        refs = sorted(ws.registry._refs.items())
+        packages = sorted({"alebuild", *(ref.split(".")[0].split(":")[0] for _, ref in refs)})
+        modules = [importlib.import_module(p) for p in packages]
+        root_build = ws.root / "BUILD.toml"
+        st = root_build.stat()
+        return {
+            "patterns": list(patterns),
+            "root": str(ws.root),
+            "algo": ws.algo,
+            "kinds": ws.registry.kinds(),
+            "refs": refs,
+            "python": list(sys.version_info[:3]),
+            "config": [st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino],
+            "code": code_signature(modules),
+        }
+
+    def recorder(self) -> Recorder:
+        return self._recorder
+
+    def replay(self, events: EventBus) -> tuple[list[Label], dict[Label, Any]] | None:
+        found = self.store.load_if_valid(self.identity)
+        if found is None:
+            return None
+        roots_text, targets = found
+        states = replay_cached(targets, self.ws.action_cache)
+        if states is None:
+            return None
+        by_text = {str(label): label for label in states}
+        roots = [by_text.get(r) or Label.parse(r) for r in roots_text]
+        events.emit("build_started", roots=roots_text, targets=len(states), fastpath=True)
+        for st in states.values():
+            if st.status == "cached":
+                events.cached(str(st.label), st.kind, st.key or "")
+        return roots, states
+
+    def record(self, roots: list[Label], graph: Graph, states: dict[Label, Any], complete: bool) -> None:
+        if not complete:
+            self.store.discard()
+            return
+        facts = self._recorder.facts()
+        if facts is None:
+            self.store.discard()
+            return
+        targets = [
+            (str(label), st.kind, st.key or "", st.status == "resource")
+            for label, st in ((lbl, states[lbl]) for lbl in graph.topo_order())
+        ]
+        self.store.write(self.identity, facts, [[str(r) for r in roots], targets])
 
 
 def _write_json_atomic(path: Path, data: Any) -> None:

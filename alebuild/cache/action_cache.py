@@ -103,6 +103,23 @@ class ActionCache:
         data = self._db.get(_RECORD + key)
         return None if data is None else ActionRecord.from_json(data)
 
+    def get_fields(self, key: str) -> dict | None:
+        """``get`` as the record's plain fields (no object built): the replay hot path."""
+        recent = self._recent_hits().get(key)
+        if recent is None:
+            rec = self.get(key)
+            return None if rec is None else _slim_dict(rec)
+        exists = os.path.exists
+        trees = recent["trees"]
+        for name, d in recent["outputs"].items():
+            if name in trees:
+                if not self.cas.has_all(d):
+                    return None
+            elif not exists(self.cas.path_str(d)):
+                return None
+        self._seen[key] = recent
+        return recent
+
     def get(self, key: str) -> ActionRecord | None:
         """The record for ``key`` if every output it names is present in the CAS.
 

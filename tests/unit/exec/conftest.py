@@ -36,6 +36,7 @@ class BuildRunner:
             summary = result.summary()
             summary["exit_code"] = result.exit_code
             summary["states"] = result.states
+            summary["replayed"] = result.replayed
             return summary
         finally:
             ws.close()
