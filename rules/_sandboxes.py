@@ -39,9 +39,13 @@ def _provider(services: dict[str, Any], name: str) -> Any:
     if name not in providers:
         cls = get_provider_class(name)
         cache = Path(services["cache_dir"])
-        # The agent must see neither the cache (it holds hidden references) nor the
-        # workspace (tasks/*/reference) through the read-only view of the host.
+        # The agent must see neither the cache (it holds hidden references), nor the
+        # workspace (tasks/*/reference), nor the host user's home (cloud credentials, shell
+        # history) through the read-only view of the host.
         hide = [cache, Path(services["loader"].root)]
+        home = Path.home()
+        if home != Path("/"):
+            hide.append(home)
         providers[name] = cls(base_dir=cache / "sandboxes", hide=hide)
     return providers[name]
 

@@ -189,3 +189,33 @@ def test_run_and_grade_record_provenance(tmp_path: Path) -> None:
         assert meta["isolation"] in ("bwrap", "none") and meta["sandbox_seconds"] > 0
         assert meta["alebuild_version"] and meta["host"]["cpus"] >= 1
         assert meta["ended_at"] >= meta["started_at"]
+
+
+def test_agent_cannot_read_the_host_home(tmp_path: Path) -> None:
+    """With bubblewrap, the host user's home (credentials, history) is hidden."""
+    from alebuild.sandbox.local import bwrap_available
+
+    if not bwrap_available():
+        pytest.skip("bubblewrap is not available: plain subprocess mode hides nothing")
+    marker = Path.home() / f".alebuild-test-{secrets.token_hex(4)}"
+    marker.write_text("host credentials")
+    try:
+        ws = DemoWorkspace.create(tmp_path, tasks=["demo/log_triage"], agents=("peek",))
+        ws.write("configs/agents/scripts/peek.py", (
+            "import os, sys\n"
+            f"path = {str(marker)!r}\n"
+            "out = os.path.join(os.environ['ALE_TASK_DIR'], 'output', 'peek.txt')\n"
+            "open(out, 'w').write(open(path).read() if os.path.exists(path) else 'hidden')\n"
+        ))
+        ws.append("configs/agents/BUILD.toml",
+                  '\n[[agent]]\nname = "peek"\nharness = "script"\nscript = "scripts/peek.py"\n')
+        summary = ws.build()
+        run = _state(summary, unit("peek", "demo/log_triage", "run"))
+        workspace = ws.workspace()
+        try:
+            workspace.cas.materialize(run.outputs["artifacts"], tmp_path / "art")
+        finally:
+            workspace.close()
+        assert (tmp_path / "art" / "output" / "peek.txt").read_text() == "hidden"
+    finally:
+        marker.unlink()
