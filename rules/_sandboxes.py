@@ -17,7 +17,7 @@ from alebuild.cache.digest import digest_bytes
 from alebuild.sandbox.base import Sandbox, SandboxSpec
 from alebuild.sandbox.registry import get_provider_class
 
-__all__ = ["acquire", "stage_tree", "seed_for", "SandboxUse"]
+__all__ = ["acquire", "stage_tree", "seed_for", "SandboxUse", "sandbox_use"]
 
 
 class SandboxUse:
@@ -32,6 +32,12 @@ class SandboxUse:
     def meta(self) -> dict[str, Any]:
         return {"provider": self.provider, "machine": self.machine, "isolation": self.isolation,
                 "sandbox_seconds": round(self.seconds, 3)}
+
+
+def sandbox_use(ctx: Any, template_label: Any) -> SandboxUse:
+    """An empty provenance record for an action about to use ``template_label``."""
+    template = ctx.services["loader"].target(template_label).spec
+    return SandboxUse(template.provider, dict(template.machine))
 
 
 def _provider(services: dict[str, Any], name: str) -> Any:

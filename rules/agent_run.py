@@ -18,7 +18,7 @@ from alebuild.core.errors import InfraError
 from alebuild.core.labels import Label
 from alebuild.core.rule import LabelRef, Output, Rule, Spec, not_keyed
 from alebuild.sandbox.session import Session
-from rules._sandboxes import SandboxUse, acquire, seed_for, stage_tree
+from rules._sandboxes import acquire, sandbox_use, seed_for, stage_tree
 from rules.task import read_material
 
 __all__ = ["AgentRun", "AgentRunSpec", "AGENT_DIR"]
@@ -68,8 +68,7 @@ class AgentRun(Rule):
         secrets = {n: ctx.secret(n) for n in agent["env"]}
         image = ctx.dep(spec.image).outputs["tree"] if spec.image else None
 
-        template = ctx.services["loader"].target(spec.sandbox).spec
-        use = SandboxUse(template.provider, dict(template.machine))
+        use = sandbox_use(ctx, spec.sandbox)
         async with acquire(ctx, spec.sandbox, image, use) as sbx:
             await stage_tree(ctx, sbx, task.outputs["input"], paths.input)
             await stage_tree(ctx, sbx, task.outputs["software"], paths.software)

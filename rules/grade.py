@@ -14,7 +14,7 @@ from alebuild.cache.digest import canonical_json
 from alebuild.core.labels import Label
 from alebuild.core.rule import LabelRef, Output, Rule, Spec, not_keyed
 from alebuild.sandbox.session import Session
-from rules._sandboxes import SandboxUse, acquire, seed_for, stage_tree
+from rules._sandboxes import SandboxUse, acquire, sandbox_use, seed_for, stage_tree
 from rules.task import read_material, reference_tree
 
 __all__ = ["Grade", "GradeSpec", "grade_artifacts"]
@@ -62,8 +62,7 @@ class Grade(Rule):
     async def run(self, target, ctx) -> Output:
         spec: GradeSpec = target.spec
         run = ctx.dep(spec.run)
-        template = ctx.services["loader"].target(spec.sandbox).spec
-        use = SandboxUse(template.provider, dict(template.machine))
+        use = sandbox_use(ctx, spec.sandbox)
         score = await grade_artifacts(
             ctx,
             task_label=spec.task,

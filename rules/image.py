@@ -7,6 +7,8 @@ version, and the declared platform.
 
 from __future__ import annotations
 
+import os
+import secrets
 import shutil
 from pathlib import Path
 from typing import Any, Literal
@@ -55,15 +57,24 @@ class Image(Rule):
 
 
 def materialized_image(services: dict[str, Any], cas: Any, digest: str) -> Path:
-    """A read-only host copy of an image tree, made once per digest and reused."""
+    """A read-only host copy of an image tree, made once per digest and reused.
+
+    Built under a unique temporary name and renamed into place, so two builds sharing
+    the cache can race here safely: the loser discards its copy.
+    """
     base = Path(services["cache_dir"]) / "images"
     dest = base / digest.replace(":", "-")
     if (dest / ".complete").exists():
         return dest / "root"
-    tmp = base / (dest.name + ".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
+    tmp = base / f".{dest.name}.{os.getpid()}.{secrets.token_hex(4)}"
     cas.materialize(digest, tmp / "root")
     (tmp / ".complete").write_text(digest)
-    shutil.rmtree(dest, ignore_errors=True)
-    tmp.rename(dest)
+    try:
+        tmp.rename(dest)
+    except OSError:  # another build finished it first (or left a broken one: replace it)
+        if not (dest / ".complete").exists():
+            shutil.rmtree(dest, ignore_errors=True)
+            tmp.rename(dest)
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
     return dest / "root"
