@@ -159,7 +159,8 @@ class Workspace:
         for listener in listeners or []:
             events.subscribe(listener)
         snapshot = self._snapshot(patterns, options)
-        counters: Counter = self.services.setdefault("counters", Counter())
+        # Per build: a Workspace may build several times (reproduce, --rerun-agents).
+        counters = self.services["counters"] = Counter()
         result: BuildResult | None = None
         try:
             replayed = snapshot.replay(events) if snapshot is not None else None

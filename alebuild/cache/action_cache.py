@@ -103,43 +103,38 @@ class ActionCache:
         data = self._db.get(_RECORD + key)
         return None if data is None else ActionRecord.from_json(data)
 
-    def get_fields(self, key: str) -> dict | None:
-        """``get`` as the record's plain fields (no object built): the replay hot path."""
-        recent = self._recent_hits().get(key)
-        if recent is None:
-            rec = self.get(key)
-            return None if rec is None else _slim_dict(rec)
-        exists = os.path.exists
-        trees = recent["trees"]
-        for name, d in recent["outputs"].items():
-            if name in trees:
-                if not self.cas.has_all(d):
-                    return None
-            elif not exists(self.cas.path_str(d)):
-                return None
-        self._seen[key] = recent
-        return recent
-
-    def get(self, key: str) -> ActionRecord | None:
-        """The record for ``key`` if every output it names is present in the CAS.
-
-        A plain blob is checked with one stat; a tree (``record.trees`` names them, found
-        at ``put``) is walked, so a member evicted behind its back makes the entry a miss.
-        """
-        recent = self._recent_hits().get(key)
-        rec = ActionRecord(**recent) if recent is not None else self._raw(key)
-        if rec is None:
-            return None
+    def _present(self, outputs: dict[str, str], trees: list[str]) -> bool:
         exists = os.path.exists
         path_of = self.cas.path_str
-        for name, d in rec.outputs.items():
-            if name in rec.trees:
+        for name, d in outputs.items():
+            if name in trees:
                 if not self.cas.has_all(d):
-                    return None
+                    return False
             elif not exists(path_of(d)):
-                return None
-        self._seen[key] = recent if recent is not None else _slim_dict(rec)
-        return rec
+                return False
+        return True
+
+    def get_fields(self, key: str) -> dict | None:
+        """The record for ``key`` as plain fields, if every output it names is in the CAS.
+
+        A plain blob is checked with one stat; a tree (``trees`` names them, found at
+        ``put``) is walked, so a member evicted behind its back makes the entry a miss.
+        The recent-hits snapshot is tried first, then the database.
+        """
+        recent = self._recent_hits().get(key)
+        if recent is not None and self._present(recent["outputs"], recent["trees"]):
+            self._seen[key] = recent
+            return recent
+        rec = self._raw(key)
+        if rec is None or not self._present(rec.outputs, rec.trees):
+            return None
+        fields = self._seen[key] = _slim_dict(rec)
+        return fields
+
+    def get(self, key: str) -> ActionRecord | None:
+        """``get_fields`` as an ``ActionRecord`` (its keyfile is read with ``keyfile``)."""
+        fields = self.get_fields(key)
+        return None if fields is None else ActionRecord(**fields)
 
     # A no-op build looks up every action. The records it found last time are kept in one
     # marshal file read at the first lookup (a few ms for 15,000), sparing a SQLite query and

@@ -177,3 +177,18 @@ def test_locks_on_different_keys_are_independent(tmp_path):
         with ac.lock("not-a-digest label key"):
             pass
         assert len(list((tmp_path / "ac" / "locks").iterdir())) == 3
+
+
+def test_stale_recent_hit_falls_back_to_the_database(tmp_path):
+    cas = LocalCAS(tmp_path / "cas")
+    key = digest_json({"k": "stale"})
+    old_blob, new_blob = cas.put_bytes(b"old"), cas.put_bytes(b"new")
+    with ActionCache(tmp_path / "ac", cas) as first:
+        first.put(_record(key, {"out": old_blob}))  # saved as a recent hit on close
+    second = ActionCache(tmp_path / "ac", cas)
+    second.put(_record(key, {"out": new_blob}))  # rebuilt elsewhere; not closed yet
+    cas.delete(old_blob)
+    with ActionCache(tmp_path / "ac", cas) as third:
+        rec = third.get(key)
+        assert rec is not None and rec.outputs == {"out": new_blob}
+    second.close()

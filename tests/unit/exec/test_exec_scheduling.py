@@ -42,6 +42,7 @@ class Probe(Rule):
             f.write("x")
         if attempts < target.spec.fail_times:
             raise InfraError(f"quota exceeded (attempt {attempts + 1})")
+        ctx.services["counters"]["sandboxes_provisioned"] += 1
         self.live["now"] += 1
         self.live["max"] = max(self.live["max"], self.live["now"])
         # Wait until `barrier_parties` actions are inside together: passes only if the pools
@@ -134,3 +135,15 @@ def test_progress_without_a_tty_prints_plain_lines():
     lines = out.getvalue().splitlines()
     assert lines == ["run     //p:a  (new)", "ok      //p:a 0.50s", "failed  //p:c: exit 3"]
     assert (progress.done, progress.cached, progress.failed) == (3, 1, 1)
+
+
+def test_counters_are_per_build_on_one_workspace(tmp_path):
+    root = _probes(tmp_path, 2)
+    ws = _workspace(root, tmp_path / "c")
+    try:
+        first = ws.build(["//p:all"], BuildOptions(backoff_s=0), progress=False)
+        second = ws.build(["//p:all"], BuildOptions(backoff_s=0), progress=False)
+    finally:
+        ws.close()
+    assert first.summary()["sandboxes_provisioned"] == 2
+    assert second.summary()["sandboxes_provisioned"] == 0  # all cached: nothing new
